@@ -1,0 +1,1 @@
+"""The command line (`graphmer-launch`) and the Ray driver. Depends on `platforms` and `graphmer_dist`."""

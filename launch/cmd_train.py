@@ -1,0 +1,58 @@
+"""`graphmer-launch [--platform P] [...]`: detect or assume a platform, plan, print the plan, train.
+
+Flow: platform adapter → spec (platforms/) → plan (launch/plan.py) → printed → run by strategy:
+'single' in this process without Ray, 'ddp'/'deepspeed' through launch/ray_driver.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from launch.common_args import add_config_args
+
+PLATFORM_CHOICES = ("auto", "local", "kaggle", "colab", "modelscope", "cluster")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="graphmer-launch", description="Train GraphMER-SE on a platform.")
+    p.add_argument("--platform", default="auto", choices=PLATFORM_CHOICES,
+                   help="where this runs; 'auto' detects it (default)")
+    p.add_argument("--hardware", help="plan for this hardware of the platform, e.g. 2xT4 or P100 (Kaggle)")
+    p.add_argument("--address", help="Ray address for --platform cluster (default: RAY_ADDRESS or 'auto')")
+    add_config_args(p)
+    p.add_argument("--corpus", nargs="+", metavar="PATH", help="source files/folders (default: the stdlib)")
+    p.add_argument("--dataset", metavar="DIR", help="an already built dataset folder")
+    p.add_argument("--strategy", choices=("single", "ddp", "deepspeed"))
+    p.add_argument("--num-workers", type=int)
+    p.add_argument("--zero-stage", type=int, choices=(1, 2, 3))
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--steps", type=int)
+    p.add_argument("--checkpoint-every", type=int)
+    p.add_argument("--run-dir", help="run folder: a local path or s3://bucket/prefix")
+    p.add_argument("--resume", help="auto (newest valid checkpoint), never, or a checkpoint path")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--time-limit", help="stop with a checkpoint before this budget ends, e.g. 11h30m")
+    p.add_argument("--bench-store", help="also append the run's benchmark record here (folder or s3://)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    p.add_argument("--json", action="store_true", help="with --dry-run: print the plan as JSON")
+    return p
+
+
+def flag_overrides(args: argparse.Namespace) -> list[str]:
+    """Dedicated flags as `section.key=value` overrides (they win over --set and YAML)."""
+    mapping = {
+        "strategy": "parallel.strategy", "num_workers": "parallel.num_workers", "zero_stage": "parallel.zero_stage",
+        "precision": "train.precision", "steps": "train.steps", "seed": "train.seed",
+        "time_limit": "train.time_limit", "checkpoint_every": "checkpoint.every_steps",
+        "run_dir": "checkpoint.run_dir", "resume": "checkpoint.resume", "bench_store": "benchmark.store",
+    }
+    out = [f"{key}={getattr(args, attr)}" for attr, key in mapping.items() if getattr(args, attr) is not None]
+    if args.corpus:
+        out.append("data.corpus=" + ",".join(args.corpus))
+    if args.dataset:
+        out.append(f"data.dataset_dir={args.dataset}")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    raise NotImplementedError("training entry point: owned by issue 4/5 (see docs/interfaces.md)")

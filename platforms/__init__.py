@@ -1,0 +1,1 @@
+"""Platform adapters: what a platform has (devices, memory, storage, time limit) and how to detect it."""

@@ -1,0 +1,19 @@
+"""Shared fixtures. Heavy ones live in tests/fixtures/ and are loaded as plugins:
+one local Ray per session, one moto S3 server per session, one tiny dataset per session."""
+
+import os
+
+import pytest
+
+pytest_plugins = ["fixtures.s3_server", "fixtures.ray_cluster", "fixtures.datasets"]
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_environment():
+    """Fail a test that leaves environment variables changed (use monkeypatch.setenv instead)."""
+    before = dict(os.environ)
+    yield
+    after = dict(os.environ)
+    changed = sorted(k for k in set(before) | set(after)
+                     if before.get(k) != after.get(k) and k != "PYTEST_CURRENT_TEST")
+    assert not changed, f"test leaked environment changes: {changed}"
