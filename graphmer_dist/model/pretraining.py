@@ -1,0 +1,64 @@
+"""`GraphMERForPretraining`: encoder + heads + the loss and accuracy counts (docs/interfaces.md)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from graphmer_dist.config import ModelConfig, TrainConfig
+from graphmer_dist.model.encoder import GraphMER
+from graphmer_dist.model.heads import MaskedTokenHead, SpanBoundaryHead
+from graphmer_dist.model.init import init_graphmert
+
+IGNORE = -100
+
+
+class GraphMERForPretraining(nn.Module):
+    def __init__(self, model: ModelConfig, train: TrainConfig | None = None) -> None:
+        super().__init__()
+        self.config, self.train_config = model, train or TrainConfig()
+        self.encoder = GraphMER(model)
+        self.mlm_head = MaskedTokenHead(model, self.encoder.token_embedding)
+        self.sbo_head = SpanBoundaryHead(model)
+        init_graphmert(self)
+
+    def mlm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Tied-decoder logits (..., V) for hidden states (..., d)."""
+        return self.mlm_head(hidden)
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor,
+                leaf_relation: torch.Tensor, head_length: torch.Tensor, sbo_index: torch.Tensor,
+                sbo_labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        hidden = self.encoder(input_ids, attention_mask, leaf_relation, head_length)   # (B, N, d)
+        batch_idx, pos_idx = torch.nonzero(labels != IGNORE, as_tuple=True)            # masked positions only
+        targets = labels[batch_idx, pos_idx]
+        logits = self.mlm_logits(hidden[batch_idx, pos_idx]).float()                   # (M, V)
+        token_loss = F.cross_entropy(logits, targets, reduction="none")                 # (M,)
+        is_root = pos_idx < self.config.num_roots
+
+        sbo_logits = self.sbo_head(hidden, sbo_index).float()
+        sbo_loss = _mean(F.cross_entropy(sbo_logits, sbo_labels, reduction="none"))
+        mlm_loss = _mean(token_loss)
+        out = {"mlm_loss": mlm_loss, "sbo_loss": sbo_loss,
+               "loss": self._objective(token_loss, is_root, mlm_loss) + self.train_config.sbo_weight * sbo_loss}
+        out.update(_accuracy_counts(logits, targets, is_root))
+        return out
+
+    def _objective(self, token_loss: torch.Tensor, is_root: torch.Tensor, mlm_loss: torch.Tensor) -> torch.Tensor:
+        """'combined': one CE over masked roots and leaves (paper). 'separate': roots and leaves are
+        averaged apart and the leaf term weighted by train.leaf_loss_weight (dense injection)."""
+        if self.train_config.loss == "combined":
+            return mlm_loss
+        return _mean(token_loss[is_root]) + self.train_config.leaf_loss_weight * _mean(token_loss[~is_root])
+
+
+def _mean(values: torch.Tensor) -> torch.Tensor:
+    """Mean that is 0 (still in the graph) when nothing was masked, instead of NaN."""
+    return values.sum() / max(values.numel(), 1)
+
+
+def _accuracy_counts(logits: torch.Tensor, targets: torch.Tensor, is_root: torch.Tensor) -> dict[str, torch.Tensor]:
+    correct = (logits.detach().argmax(dim=-1) == targets)
+    return {"root_correct": (correct & is_root).sum(), "root_count": is_root.sum(),
+            "leaf_correct": (correct & ~is_root).sum(), "leaf_count": (~is_root).sum()}
