@@ -1,0 +1,121 @@
+"""Write one dataset's content into a (staging) folder: tokenizer, relations, triples, shards, manifest.
+
+`manifest.json` is written last: a folder without it is an incomplete build (docs/interfaces.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from graphmer_dist.config import Config
+from graphmer_dist.data.cache import DATASET_FORMAT_VERSION, MANIFEST
+from graphmer_dist.data.chains import Injection, TripleIndex, build_file_sequences
+from graphmer_dist.data.shards import ShardWriter
+from graphmer_dist.data.splits import SPLITS, file_split, triple_split
+from graphmer_dist.data.tokenizer import encode_tails, train_tokenizer
+from graphmer_dist.relations import RELATION_ID, RELATIONS
+
+ENCODE_BATCH_FILES = 256  # bounds the memory of Encoding objects (~100 B per token) while keeping Rust busy
+MAX_SKIPPED_LISTED = 200
+
+
+def write_dataset(folder: Path, kg, config: Config, content_hash: str, corpus_roots: list[str],
+                  started: float) -> dict:
+    """Everything but the final rename; returns the manifest it wrote."""
+    model, data = config.model, config.data
+    texts = [f.text for f in kg.files]
+    tokenizer = train_tokenizer(iter(texts), model.vocab_size, data.tokenizer_min_frequency, len(texts))
+    tokenizer.save(str(folder / "tokenizer.json"))
+    _write_json(folder / "relations.json", {"relations": list(RELATIONS), "ids": dict(RELATION_ID)})
+    splits_of_triples = [triple_split(t.head, t.relation, data.triple_val_fraction, data.triple_test_fraction)
+                         for t in kg.triples]
+    _write_triples(folder / "triples.tsv", kg.triples, splits_of_triples)
+    indexes = _triple_indexes(kg, splits_of_triples, tokenizer, model.leaves_per_root)
+    writers = {split: ShardWriter(folder, split, data.shard_size) for split in SPLITS}
+    files_per_split: Counter[str] = Counter()
+    for extraction, ids, offsets in _encoded_files(tokenizer, kg.files):
+        relative = os.path.relpath(extraction.source.path, extraction.source.root)
+        split = file_split(relative, data.file_val_fraction, data.file_test_fraction)
+        files_per_split[split] += 1
+        writers[split].add(build_file_sequences(ids, offsets, extraction.mentions, indexes[split],
+                                                model.num_roots, model.leaves_per_root))
+    shards = {split: writer.close() for split, writer in writers.items()}
+    manifest = _manifest(kg, config, content_hash, corpus_roots, writers, shards, tokenizer)
+    manifest["num_files_by_split"] = {split: files_per_split[split] for split in SPLITS}
+    manifest["num_triples_by_split"] = {split: splits_of_triples.count(split) for split in SPLITS}
+    manifest["build_seconds"] = round(time.perf_counter() - started, 2)
+    _write_json(folder / MANIFEST, manifest)
+    return manifest
+
+
+def _encoded_files(tokenizer: Tokenizer, files: list) -> Iterator[tuple[object, np.ndarray, np.ndarray]]:
+    for begin in range(0, len(files), ENCODE_BATCH_FILES):
+        batch = files[begin : begin + ENCODE_BATCH_FILES]
+        encodings = tokenizer.encode_batch([f.text for f in batch], add_special_tokens=False)
+        for extraction, encoding in zip(batch, encodings):
+            ids = np.asarray(encoding.ids, dtype=np.int32)
+            offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+            yield extraction, ids, offsets
+
+
+def _triple_indexes(kg, splits_of_triples: list[str], tokenizer: Tokenizer, max_tail: int) -> dict[str, TripleIndex]:
+    """Per split: head → injectable triples (tails of at most K tokens), in the KG's sorted order."""
+    tails = sorted({t.tail for t in kg.triples})
+    from graphmer_dist.kg import surface  # the KG decides how an entity reads as text
+
+    tail_ids = dict(zip(tails, encode_tails(tokenizer, [surface(t, kg.entities.get(t, "external")) for t in tails])))
+    options: dict[str, dict[str, list[Injection]]] = {split: defaultdict(list) for split in SPLITS}
+    for triple, split in zip(kg.triples, splits_of_triples):
+        ids = tail_ids[triple.tail]
+        if 0 < len(ids) <= max_tail:
+            options[split][triple.head].append(Injection(RELATION_ID[triple.relation], ids))
+    return {split: TripleIndex(dict(by_head)) for split, by_head in options.items()}
+
+
+def _manifest(kg, config: Config, content_hash: str, corpus_roots: list[str], writers: dict[str, ShardWriter],
+              shards: dict[str, list[dict]], tokenizer: Tokenizer) -> dict:
+    model = config.model
+    skipped = sorted(kg.skipped, key=lambda s: s.path)
+    return {
+        "format_version": DATASET_FORMAT_VERSION,
+        "content_hash": content_hash,
+        "num_files": len(kg.files),
+        "num_files_skipped": len(skipped),
+        "skipped_by_reason": dict(sorted(Counter(s.reason for s in skipped).items())),
+        "skipped_files": {s.path: s.reason for s in skipped[:MAX_SKIPPED_LISTED]},
+        "num_triples": len(kg.triples),
+        "num_entities": len(kg.entities),
+        "relations": dict(sorted(Counter(t.relation for t in kg.triples).items())),
+        "ontology_pass_rate": kg.ontology.pass_rate,
+        "num_sequences": {split: writers[split].num_sequences for split in SPLITS},
+        "num_shards": sum(len(s) for s in shards.values()),
+        "shards": shards,
+        "triples_per_sequence": {split: round(w.num_injected / w.num_sequences, 3) if w.num_sequences else 0.0
+                                 for split, w in writers.items()},
+        "num_injected": {split: writers[split].num_injected for split in SPLITS},
+        "vocab_size": model.vocab_size,
+        "tokenizer_vocab_size": tokenizer.get_vocab_size(),
+        "num_roots": model.num_roots,
+        "leaves_per_root": model.leaves_per_root,
+        "seq_len": model.seq_len,
+        "shard_size": config.data.shard_size,
+        "corpus": list(corpus_roots),
+    }
+
+
+def _write_triples(path: Path, triples: list, splits: list[str]) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        for triple, split in zip(triples, splits):
+            out.write(f"{triple.head}\t{triple.relation}\t{triple.tail}\t{split}\n")
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
