@@ -99,3 +99,19 @@ def test_a_bad_record_names_its_file_and_line(tiny, tmp_path):
         load_records([str(path)])
     with pytest.raises(DataError, match="does not exist"):
         load_records([str(tmp_path / "nowhere")])
+
+
+def test_records_go_to_and_come_back_from_s3(tiny, s3):
+    bench = RunBenchmark(tiny, platform={"name": "cluster"}, device_type="cuda", device_name="NVIDIA H100 80GB HBM3",
+                         precision="bf16", run_dir=s3.uri("runs/a"))
+    run_steps(bench, [1.0, 1.0, 1.0])
+    record = bench.finish({"loss": 1.0})
+    append_record(s3.uri("runs/a"), record, store=s3.uri("collected"), endpoint=s3.endpoint)
+    append_record(s3.uri("runs/a"), record, endpoint=s3.endpoint)
+    keys = [o["Key"] for o in s3.client.list_objects_v2(Bucket=s3.bucket)["Contents"]]
+    assert "runs/a/benchmarks.jsonl" in keys and sum(k.startswith("collected/benchmarks/") for k in keys) == 1
+    loaded = load_records([s3.uri("runs/a"), s3.uri("collected")], endpoint=s3.endpoint)
+    assert [r["_source"].split("/", 3)[-1] for r in loaded] == [
+        "runs/a/benchmarks.jsonl:1", "runs/a/benchmarks.jsonl:2",
+        f"collected/{next(k for k in keys if k.startswith('collected/'))[len('collected/'):]}"]
+    assert all(r["throughput"]["peak_source"] == "table:H100/bf16" for r in loaded)
