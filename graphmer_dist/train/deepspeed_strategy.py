@@ -1,0 +1,115 @@
+"""The 'deepspeed' strategy: a DeepSpeed engine (ZeRO 1/2/3) built from a config generated from ours.
+
+DeepSpeed owns accumulation, clipping and loss scaling here, so the generated config carries them;
+we pass torch's AdamW and our LambdaLR so nothing has to be JIT-compiled (fused/CPU Adam) and the
+schedule is identical to the other strategies. Every rank takes part in saves: ZeRO shards optimizer
+state (and, at stage 3, parameters), so each rank writes its own files into the checkpoint folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+
+import torch
+
+from graphmer_dist.config import Config
+from graphmer_dist.train.distributed import WorldInfo
+from graphmer_dist.train.optim import build_optimizer, build_scheduler
+from graphmer_dist.train.precision import Precision
+
+DEEPSPEED_SUBDIR = "deepspeed"
+"""Folder inside a checkpoint that holds DeepSpeed's own (per-rank) files."""
+DEEPSPEED_TAG = "state"
+
+
+def deepspeed_config(config: Config, precision: str) -> dict:
+    """The DeepSpeed JSON config equivalent to our train/parallel sections."""
+    train, parallel = config.train, config.parallel
+    zero: dict = {"stage": parallel.zero_stage}
+    if parallel.offload_optimizer:
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": False}
+    return {
+        "train_micro_batch_size_per_gpu": train.micro_batch_size,
+        "gradient_accumulation_steps": config.grad_accum_steps,
+        "train_batch_size": train.global_batch_size,
+        "gradient_clipping": train.grad_clip,
+        "zero_optimization": zero,
+        "bf16": {"enabled": precision == "bf16"},
+        "fp16": {"enabled": precision == "fp16", "initial_scale_power": 16},
+        # Our optimizer is torch's AdamW (no compilation); DeepSpeed must be told that is intended.
+        "zero_allow_untested_optimizer": True,
+        "zero_force_ds_cpu_optimizer": False,
+        "steps_per_print": 2**31 - 1,
+        "wall_clock_breakdown": False,
+    }
+
+
+class DeepSpeedStrategy:
+    def __init__(self, model: torch.nn.Module, config: Config, precision: Precision, world: WorldInfo) -> None:
+        import deepspeed
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"deepspeed\..*")
+        optimizer = build_optimizer(model, config.train)
+        scheduler = build_scheduler(optimizer, config.train)
+        self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
+            model=model.to(precision.device), optimizer=optimizer, lr_scheduler=scheduler,
+            config=deepspeed_config(config, precision.name),
+            dist_init_required=not torch.distributed.is_initialized())
+        self.model = self.engine
+        self.raw_model = self.engine.module
+        self.precision = precision
+        self.zero_stage = config.parallel.zero_stage
+        self.world = world
+
+    def sync_context(self, is_last_micro_batch: bool) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()  # the engine only reduces at accumulation boundaries
+
+    def backward(self, loss: torch.Tensor) -> None:
+        # engine.backward divides by gradient_accumulation_steps itself; engine.step() must be called
+        # after every micro-batch and only updates at the boundary.
+        boundary = self.engine.is_gradient_accumulation_boundary()
+        self.engine.backward(loss)
+        if not boundary:
+            self.engine.step()
+
+    def step(self) -> float:
+        self.engine.step()
+        norm = self.engine.get_global_grad_norm()
+        return float(norm) if norm is not None else float("nan")
+
+    @property
+    def lr(self) -> float:
+        return self.scheduler.get_last_lr()[0]
+
+    def state_dict(self) -> dict:
+        return {}  # optimizer, scheduler and scaler are inside DeepSpeed's own files
+
+    def load_state_dict(self, state: dict, checkpoint_dir: str) -> None:
+        path, _ = self.engine.load_checkpoint(os.path.join(checkpoint_dir, DEEPSPEED_SUBDIR), tag=DEEPSPEED_TAG,
+                                              load_optimizer_states=True, load_lr_scheduler_states=True)
+        assert path is not None, f"DeepSpeed found no checkpoint under {checkpoint_dir}"
+
+    def save_sharded(self, checkpoint_dir: str) -> None:
+        """Collective: every rank writes its shard of the engine state."""
+        self.engine.save_checkpoint(os.path.join(checkpoint_dir, DEEPSPEED_SUBDIR), tag=DEEPSPEED_TAG,
+                                    save_latest=False)
+
+    def portable_state_dict(self) -> dict[str, torch.Tensor] | None:
+        """Collective: the whole fp32 model on rank 0 (None elsewhere), gathered from ZeRO-3 shards."""
+        import deepspeed
+        params = list(self.raw_model.parameters())
+        gather = deepspeed.zero.GatheredParameters(params) if self.zero_stage == 3 else contextlib.nullcontext()
+        with gather:
+            if not self.world.is_main:
+                return None
+            return {k: v.detach().float().cpu().clone() for k, v in self.raw_model.state_dict().items()}
+
+    def load_model_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Weights only (a portable model.pt from another strategy), before any step."""
+        import deepspeed
+        params = list(self.raw_model.parameters())
+        gather = (deepspeed.zero.GatheredParameters(params, modifier_rank=0) if self.zero_stage == 3
+                  else contextlib.nullcontext())
+        with gather:
+            self.raw_model.load_state_dict(state)

@@ -1,0 +1,127 @@
+"""Process-group setup and the 'single'/'ddp' strategies (DeepSpeed lives in `deepspeed_strategy.py`).
+
+A strategy owns the wrapped model, the optimizer and the schedule, and hides how a micro-batch's loss
+becomes an optimizer step: gradient accumulation, loss scaling, clipping and which ranks sync when.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from graphmer_dist.config import Config
+from graphmer_dist.train.optim import build_optimizer, build_scheduler
+from graphmer_dist.train.precision import Precision
+
+
+@dataclass(frozen=True)
+class WorldInfo:
+    rank: int
+    world_size: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_world(strategy: str, device: torch.device) -> WorldInfo:
+    """Join the process group: Ray Train has already created it; under torchrun we create it here."""
+    if strategy == "single":
+        return WorldInfo(0, 1)
+    if not dist.is_initialized():
+        assert "RANK" in os.environ, "ddp/deepspeed need a launcher (Ray Train or torchrun) to set RANK"
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return WorldInfo(dist.get_rank(), dist.get_world_size())
+
+
+def barrier(world: WorldInfo) -> None:
+    if world.world_size > 1:
+        dist.barrier()
+
+
+def all_reduce_sum(values: list[float], device: torch.device, world: WorldInfo) -> list[float]:
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    if world.world_size > 1:
+        dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+class TorchStrategy:
+    """'single' (one process) and 'ddp' (DistributedDataParallel over the existing process group)."""
+
+    def __init__(self, model: torch.nn.Module, config: Config, precision: Precision, world: WorldInfo) -> None:
+        self.raw_model = model.to(precision.device)
+        self.precision = precision
+        self.accum_steps = config.grad_accum_steps
+        self.grad_clip = config.train.grad_clip
+        self.model = self.raw_model
+        if config.parallel.strategy == "ddp":
+            device_ids = [precision.device.index] if precision.device.type == "cuda" else None
+            self.model = torch.nn.parallel.DistributedDataParallel(self.raw_model, device_ids=device_ids)
+        self.optimizer = build_optimizer(self.raw_model, config.train)
+        self.scheduler = build_scheduler(self.optimizer, config.train)
+
+    def sync_context(self, is_last_micro_batch: bool) -> contextlib.AbstractContextManager:
+        """Skip DDP's gradient all-reduce on all but the last micro-batch of an accumulation."""
+        if isinstance(self.model, torch.nn.parallel.DistributedDataParallel) and not is_last_micro_batch:
+            return self.model.no_sync()
+        return contextlib.nullcontext()
+
+    def backward(self, loss: torch.Tensor) -> None:
+        # Each micro-batch's loss is already a mean; dividing by the accumulation steps makes the
+        # accumulated gradient the mean over the whole optimizer-step batch, before clipping.
+        loss = loss / self.accum_steps
+        if self.precision.scaler is not None:
+            loss = self.precision.scaler.scale(loss)
+        loss.backward()
+
+    def step(self) -> float:
+        """Clip, step, zero the gradients, advance the schedule; returns the pre-clip gradient norm."""
+        scaler = self.precision.scaler
+        if scaler is not None:
+            scaler.unscale_(self.optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.grad_clip)
+        if scaler is not None:
+            scaler.step(self.optimizer)
+            scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        return float(grad_norm)
+
+    @property
+    def lr(self) -> float:
+        return self.scheduler.get_last_lr()[0]
+
+    def state_dict(self) -> dict:
+        state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+        if self.precision.scaler is not None:
+            state["scaler"] = self.precision.scaler.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict, checkpoint_dir: str) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.precision.scaler is not None and "scaler" in state:
+            self.precision.scaler.load_state_dict(state["scaler"])
+
+    def save_sharded(self, checkpoint_dir: str) -> None:
+        """Nothing beyond train_state.pt: optimizer state is whole on every rank."""
+
+    def portable_state_dict(self) -> dict[str, torch.Tensor] | None:
+        return {k: v.detach().cpu() for k, v in self.raw_model.state_dict().items()}
+
+    def load_model_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.raw_model.load_state_dict(state)
+
+
+def build_strategy(model: torch.nn.Module, config: Config, precision: Precision, world: WorldInfo):
+    if config.parallel.strategy == "deepspeed":
+        from graphmer_dist.train.deepspeed_strategy import DeepSpeedStrategy
+        return DeepSpeedStrategy(model, config, precision, world)
+    return TorchStrategy(model, config, precision, world)

@@ -1,0 +1,79 @@
+"""Rank 0's record of the run: `metrics.jsonl` rows and a progress display.
+
+One JSON object per logged step (`step`, `loss`, `lr`, `grad_norm`, `tokens_per_s`, ...) and one per
+validation (`"eval": true`). Rows are appended and flushed, so a killed run keeps what it logged; a
+resumed run appends after its checkpoint's step (rows past it from the killed attempt stay, and
+readers take the last row per step).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+
+class MetricsWriter:
+    def __init__(self, run_dir: str | None) -> None:
+        self._file: TextIO | None = None
+        if run_dir and "://" not in run_dir:
+            os.makedirs(run_dir, exist_ok=True)
+            self._file = open(os.path.join(run_dir, "metrics.jsonl"), "a", encoding="utf-8")
+        self.rows: list[dict[str, Any]] = []
+        """Rows of this process (S3 run folders get them uploaded at checkpoints)."""
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        if self._file is not None:
+            self._file.write(json.dumps(row, sort_keys=True) + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class Progress:
+    """A rich progress bar when stdout is a terminal, plain `step n/N loss ...` lines otherwise
+    (log files, Ray workers, CI), so logs stay greppable."""
+
+    def __init__(self, total_steps: int, start_step: int, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar = None
+        if enabled and sys.stdout.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, \
+                TimeRemainingColumn
+            self._bar = RichProgress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[info]}"), TimeRemainingColumn())
+            self._task = self._bar.add_task("train", total=total_steps, completed=start_step, info="")
+            self._bar.start()
+        self.total_steps = total_steps
+
+    def update(self, step: int, row: dict[str, Any] | None) -> None:
+        if not self.enabled:
+            return
+        info = "" if row is None else format_row(row)
+        if self._bar is not None:
+            self._bar.update(self._task, completed=step, **({"info": info} if row else {}))
+        elif row is not None:
+            print(f"step {step}/{self.total_steps} {info}", flush=True)
+
+    def message(self, text: str) -> None:
+        if self.enabled:
+            (self._bar.console.print if self._bar is not None else print)(text)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def format_row(row: dict[str, Any]) -> str:
+    keys = ("val_loss", "mlm_acc", "mnm_acc") if row.get("eval") else ("loss", "lr", "grad_norm", "tokens_per_s")
+    parts = []
+    for key in keys:
+        if key in row:
+            value = row[key]
+            parts.append(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}")
+    return " ".join(parts)

@@ -1,0 +1,88 @@
+"""Everything a Trainer needs, built from a job dict: world, device, precision, model, data, strategy."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import torch
+
+from graphmer_dist.config import Config
+from graphmer_dist.config_loader import config_from_dict
+from graphmer_dist.errors import ConfigError
+from graphmer_dist.train.batches import ShardRows, TrainBatches
+from graphmer_dist.train.distributed import WorldInfo, build_strategy, init_world
+from graphmer_dist.train.precision import Precision, build_precision, resolve_device
+
+
+@dataclass
+class TrainContext:
+    config: Config
+    world: WorldInfo
+    precision: Precision
+    strategy: object
+    train_batches: TrainBatches
+    val_rows: ShardRows | None
+    collator: object
+    dataset_dir: str
+    run_dir: str
+
+
+def configure_threads(num_threads: int) -> None:
+    # Under Ray each worker gets OMP_NUM_THREADS=1 from its CPU reservation; an explicit setting wins.
+    if num_threads > 0:
+        torch.set_num_threads(num_threads)
+
+
+def build_context(job: dict) -> TrainContext:
+    from graphmer_dist.data import open_dataset
+    from graphmer_dist.masking import MaskingCollator
+    from graphmer_dist.model import GraphMERForPretraining
+    from graphmer_dist.train.sampler import ShardedSampler
+
+    config = config_from_dict(job["config"])
+    if config.train.dataloader_workers > 0:
+        raise ConfigError("config key 'train.dataloader_workers': background loading is not supported yet "
+                          "(batches are masked in the training process); set it to 0")
+    configure_threads(config.train.num_threads)
+    device = resolve_device(config.train.device)
+    world = init_world(config.parallel.strategy, device)
+    precision = build_precision(config.train.precision, device,
+                                use_scaler=config.parallel.strategy != "deepspeed")
+    dataset = open_dataset(job["dataset_dir"])
+    check_dataset_fits(config, dataset.manifest, job["dataset_dir"])
+    collator = MaskingCollator(config.model, config.train, dataset.vocab_flags())
+    torch.manual_seed(config.train.seed)  # identical initial weights on every rank
+    model = GraphMERForPretraining(config.model, config.train)
+    torch.manual_seed(config.train.seed + 1 + world.rank)  # per-rank dropout streams
+    strategy = build_strategy(model, config, precision, world)
+    rows = ShardRows(dataset, "train")
+    sampler = ShardedSampler(rows.sizes, rank=world.rank, world_size=world.world_size, seed=config.train.seed)
+    batches = TrainBatches(rows, sampler, collator, config.train.micro_batch_size, config.train.seed)
+    val_rows = ShardRows(dataset, "val") if sum(dataset.shard_sizes("val")) else None
+    return TrainContext(config, world, precision, strategy, batches, val_rows, collator,
+                        job["dataset_dir"], job["run_dir"])
+
+
+def check_dataset_fits(config: Config, manifest: dict, dataset_dir: str) -> None:
+    expected = {"num_roots": config.model.num_roots, "leaves_per_root": config.model.leaves_per_root}
+    wrong = {k: (manifest.get(k), v) for k, v in expected.items() if manifest.get(k) != v}
+    if manifest.get("vocab_size", 0) > config.model.vocab_size:
+        wrong["vocab_size"] = (manifest.get("vocab_size"), config.model.vocab_size)
+    if wrong:
+        details = ", ".join(f"{k}: dataset {d}, config {c}" for k, (d, c) in wrong.items())
+        raise ConfigError(f"dataset {dataset_dir} does not fit the model config ({details}); rebuild it for "
+                          "this config (drop --dataset so it is built from --corpus) or use a matching config")
+
+
+def write_run_files(run_dir: str, config: Config, plan: dict | None) -> None:
+    """config.json (and plan.json) in a local run folder; the launcher writes them for S3 folders."""
+    if "://" in run_dir:
+        return
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "config.json"), "w") as f:
+        f.write(config.to_json())
+    if plan is not None:
+        with open(os.path.join(run_dir, "plan.json"), "w") as f:
+            json.dump(plan, f, indent=2, sort_keys=True)

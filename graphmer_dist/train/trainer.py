@@ -1,0 +1,161 @@
+"""The Trainer: the training loop of every strategy, on one screen; the parts live next to it."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from graphmer_dist.train import checkpoint_io
+from graphmer_dist.train.distributed import all_reduce_sum, barrier
+from graphmer_dist.train.evaluate import evaluate
+from graphmer_dist.train.hooks import TrainHooks
+from graphmer_dist.train.metrics import MetricsWriter, Progress
+from graphmer_dist.train.preemption import EXIT_PREEMPTED, StopRequest, TimeBudget
+from graphmer_dist.train.setup import TrainContext
+from graphmer_dist.config import parse_duration
+
+
+class Trainer:
+    def __init__(self, ctx: TrainContext, hooks: TrainHooks, benchmark=None) -> None:
+        self.ctx, self.hooks, self.benchmark = ctx, hooks, benchmark
+        self.cfg = ctx.config
+        self.step = 0
+        self.last_saved = -1
+        self.stop = StopRequest()
+        self.budget = TimeBudget(parse_duration(self.cfg.train.time_limit))
+        self.metrics = MetricsWriter(ctx.run_dir if ctx.world.is_main else None)
+        self.last_row: dict = {}
+
+    def train(self) -> int:
+        """Runs to train.steps or until asked to stop; returns 0, or EXIT_PREEMPTED after a checkpoint."""
+        self.restore()
+        progress = Progress(self.cfg.train.steps, self.step, self.ctx.world.is_main)
+        self.stop.install()
+        try:
+            while self.step < self.cfg.train.steps and not self.should_stop():
+                row = self.train_step()
+                progress.update(self.step, row)
+                if self.step % self.cfg.train.eval_every == 0 or self.step == self.cfg.train.steps:
+                    progress.update(self.step, self.validate())
+                if self.step % self.cfg.checkpoint.every_steps == 0:
+                    self.save()
+        finally:
+            self.stop.uninstall()
+        preempted = self.step < self.cfg.train.steps
+        if self.last_saved != self.step:
+            self.save()
+        reason = self.stop.signal_name or "time limit"
+        progress.message(f"stopped at step {self.step} ({reason}); checkpoint saved" if preempted
+                         else f"finished {self.step} steps")
+        progress.close()
+        self.metrics.close()
+        return EXIT_PREEMPTED if preempted else 0
+
+    def train_step(self) -> dict | None:
+        """One optimizer step over grad_accum micro-batches; a metrics row on logging steps."""
+        start, wait, loss_sum, samples = time.perf_counter(), 0.0, 0.0, 0
+        strategy, accum = self.ctx.strategy, self.cfg.grad_accum_steps
+        for micro in range(accum):
+            fetched = time.perf_counter()
+            batch, count = self.ctx.train_batches.next_batch()
+            batch = {k: v.to(self.ctx.precision.device) for k, v in batch.items()}
+            wait += time.perf_counter() - fetched
+            with strategy.sync_context(micro == accum - 1):
+                with self.ctx.precision.autocast():
+                    loss = strategy.model(**batch)["loss"]
+                strategy.backward(loss)
+            loss_sum += float(loss.detach())
+            samples += count
+        lr = strategy.lr  # the rate this step used, before the schedule advances
+        grad_norm = strategy.step()
+        self.step += 1
+        seconds = time.perf_counter() - start
+        self.budget.record_step(seconds)
+        tokens = samples * self.cfg.model.seq_len * self.ctx.world.world_size
+        if self.benchmark is not None:
+            self.benchmark.step(self.step, seconds, tokens, samples * self.ctx.world.world_size, wait)
+        if self.step % self.cfg.train.log_every and self.step != self.cfg.train.steps:
+            return None
+        loss_mean = all_reduce_sum([loss_sum / accum], self.ctx.precision.device, self.ctx.world)[0]
+        row = {"step": self.step, "loss": loss_mean / self.ctx.world.world_size, "lr": lr,
+               "grad_norm": grad_norm, "tokens_per_s": tokens / seconds, "step_s": seconds,
+               "data_wait_s": wait, "time": time.time()}
+        self.metrics.write(row)
+        self.last_row = row
+        return row
+
+    def should_stop(self) -> bool:
+        """Collective: every rank must agree to stop at the same step, or the next collective hangs."""
+        local = 1.0 if (self.stop.requested or self.budget.exhausted()) else 0.0
+        return all_reduce_sum([local], self.ctx.precision.device, self.ctx.world)[0] > 0
+
+    def validate(self) -> dict | None:
+        if self.ctx.val_rows is None:
+            return None
+        result = evaluate(self.ctx.strategy.model, self.ctx.val_rows, self.ctx.collator, self.ctx.precision.autocast,
+                          self.ctx.precision.device, self.cfg.train.micro_batch_size, self.cfg.train.eval_batches,
+                          self.cfg.train.seed, self.ctx.world)
+        row = {"step": self.step, "eval": True, **result}
+        self.metrics.write(row)
+        self.last_row = {**self.last_row, **result}
+        return row
+
+    def save(self) -> None:
+        """Collective: every rank writes its part, rank 0 the manifest last, then the hooks publish."""
+        start, world = time.perf_counter(), self.ctx.world
+        directory = Path(self.hooks.staging_dir(self.step, world.rank)) if world.is_main else None
+        barrier(world)  # rank 0 clears a leftover staging folder before the others write into it
+        directory = directory or Path(self.hooks.staging_dir(self.step, world.rank))
+        strategy = self.ctx.strategy
+        strategy.save_sharded(str(directory))
+        model_state = strategy.portable_state_dict()
+        rank_state = {"step": self.step, "strategy": strategy.state_dict(),
+                      "sampler": self.ctx.train_batches.state_dict(), "rng": checkpoint_io.capture_rng()}
+        files = checkpoint_io.write_rank_files(directory, world.rank, rank_state, model_state,
+                                               self.ctx.dataset_dir, self.cfg.to_json())
+        all_files = _gather_dicts(files, world)
+        if world.is_main:
+            checkpoint_io.write_manifest(directory, self.manifest_meta(), all_files)
+        barrier(world)
+        self.hooks.report({**self.last_row, "step": self.step}, str(directory))
+        if Path(directory).exists() and ".tmp-" not in directory.name:
+            shutil.rmtree(directory, ignore_errors=True)  # Ray copied it; the temp folder is ours to drop
+        self.last_saved = self.step
+        seconds = time.perf_counter() - start
+        self.budget.record_checkpoint(seconds)
+        if self.benchmark is not None:
+            self.benchmark.checkpoint(seconds)
+
+    def manifest_meta(self) -> dict:
+        return {"step": self.step, "config_hash": self.cfg.hash(), "model_hash": self.cfg.model_hash(),
+                "world_size": self.ctx.world.world_size, "strategy": self.cfg.parallel.strategy,
+                "format_version": 1}
+
+    def restore(self) -> None:
+        found = self.hooks.resume_checkpoint()
+        if found is None:
+            return
+        directory, world = Path(found), self.ctx.world
+        state = checkpoint_io.read_rank_state(directory, world.rank, world.world_size, self.cfg.parallel.strategy)
+        if self.cfg.parallel.strategy != "deepspeed":
+            self.ctx.strategy.load_model_state(checkpoint_io.read_model_state(directory))
+        self.ctx.strategy.load_state_dict(state["strategy"], str(directory))
+        self.ctx.train_batches.load_state_dict(state["sampler"])
+        checkpoint_io.restore_rng(state["rng"])
+        self.step = self.last_saved = state["step"]
+        if world.is_main:
+            print(f"resumed from {directory} at step {self.step}", flush=True)
+
+
+def _gather_dicts(files: dict[str, str], world) -> dict[str, str]:
+    if world.world_size == 1:
+        return files
+    gathered: list = [None] * world.world_size
+    torch.distributed.all_gather_object(gathered, files)
+    merged: dict[str, str] = {}
+    for part in gathered:
+        merged.update(part)
+    return merged
