@@ -10,7 +10,7 @@ import os
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -25,11 +25,15 @@ from graphmer_dist.relations import RELATION_ID, RELATIONS
 
 ENCODE_BATCH_FILES = 256  # bounds the memory of Encoding objects (~100 B per token) while keeping Rust busy
 MAX_SKIPPED_LISTED = 200
+Surface = Callable[[str, str], str]
 
 
 def write_dataset(folder: Path, kg, config: Config, content_hash: str, corpus_roots: list[str],
-                  started: float) -> dict:
-    """Everything but the final rename; returns the manifest it wrote."""
+                  started: float, surface: Surface | None = None) -> dict:
+    """Everything but the final rename; returns the manifest it wrote. `surface` (entity, kind) → tail
+    text defaults to `graphmer_dist.kg.surface`, the KG's own rendering of an entity."""
+    if surface is None:
+        from graphmer_dist.kg import surface
     model, data = config.model, config.data
     texts = [f.text for f in kg.files]
     tokenizer = train_tokenizer(iter(texts), model.vocab_size, data.tokenizer_min_frequency, len(texts))
@@ -38,7 +42,7 @@ def write_dataset(folder: Path, kg, config: Config, content_hash: str, corpus_ro
     splits_of_triples = [triple_split(t.head, t.relation, data.triple_val_fraction, data.triple_test_fraction)
                          for t in kg.triples]
     _write_triples(folder / "triples.tsv", kg.triples, splits_of_triples)
-    indexes = _triple_indexes(kg, splits_of_triples, tokenizer, model.leaves_per_root)
+    indexes = _triple_indexes(kg, splits_of_triples, tokenizer, model.leaves_per_root, surface)
     writers = {split: ShardWriter(folder, split, data.shard_size) for split in SPLITS}
     files_per_split: Counter[str] = Counter()
     for extraction, ids, offsets in _encoded_files(tokenizer, kg.files):
@@ -66,11 +70,10 @@ def _encoded_files(tokenizer: Tokenizer, files: list) -> Iterator[tuple[object, 
             yield extraction, ids, offsets
 
 
-def _triple_indexes(kg, splits_of_triples: list[str], tokenizer: Tokenizer, max_tail: int) -> dict[str, TripleIndex]:
+def _triple_indexes(kg, splits_of_triples: list[str], tokenizer: Tokenizer, max_tail: int,
+                    surface: Surface) -> dict[str, TripleIndex]:
     """Per split: head → injectable triples (tails of at most K tokens), in the KG's sorted order."""
     tails = sorted({t.tail for t in kg.triples})
-    from graphmer_dist.kg import surface  # the KG decides how an entity reads as text
-
     tail_ids = dict(zip(tails, encode_tails(tokenizer, [surface(t, kg.entities.get(t, "external")) for t in tails])))
     options: dict[str, dict[str, list[Injection]]] = {split: defaultdict(list) for split in SPLITS}
     for triple, split in zip(kg.triples, splits_of_triples):
