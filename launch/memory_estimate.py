@@ -1,0 +1,110 @@
+"""Memory per device for a GraphMER-SE training process, from the config alone.
+
+    total = model states (params, grads, optimizer; sharded by ZeRO) + activations + the decay mask
+
+Model states follow the ZeRO paper's accounting with Adam. Activations count what autograd keeps
+per layer for a micro-batch, including the (B, H, N, N) attention scores, which dominate at N ≥ 512.
+It is an estimate (allocator fragmentation and CUDA context are covered by the plan's headroom), good
+enough to choose a strategy and micro-batch; tests pin the parameter count to the real model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphmer_dist.config import ModelConfig
+
+# Rows of the MLM/SBO logits per sequence, as a fraction of N: the heads only score masked positions
+# (15% of roots plus the masked leaves, at most ~15% of the leaves) plus the SBO rows. Rounded up.
+LOGIT_ROW_FRACTION = 0.25
+# DDP keeps gradient buckets beside the gradients (a copy unless gradient_as_bucket_view).
+DDP_BUCKET_BYTES_PER_PARAM = 4
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryEstimate:
+    params: int
+    """Parameter count of the model."""
+    model_states_bytes: int
+    activations_bytes: int
+    decay_mask_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.model_states_bytes + self.activations_bytes + self.decay_mask_bytes
+
+    def to_dict(self) -> dict[str, int]:
+        return {"params": self.params, "model_states_bytes": self.model_states_bytes,
+                "activations_bytes": self.activations_bytes, "decay_mask_bytes": self.decay_mask_bytes,
+                "total_bytes": self.total_bytes}
+
+
+def param_count(model: ModelConfig) -> int:
+    d, f, V, L = model.hidden_size, model.ffn_size, model.vocab_size, model.num_layers
+    embeddings = V * d                                            # token embedding, tied to the MLM decoder
+    hgat = model.num_relations * (d * d + 2 * d)                  # W_r (d×d) and a_r (2d) per relation id
+    layer = (3 * d * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d) + 2 * (2 * d)  # qkv, out, FFN, 2 LN
+    final = d * d + d + 2 * d                                     # y = LN(GELU(W0 x))
+    mlm_head = d * d + d + 2 * d + V                              # dense, LN, decoder bias (weight tied)
+    sbo_head = model.max_span_length * d + (3 * d * d + d) + 2 * d + (d * d + d) + 2 * d + (d * V + V)
+    return embeddings + hgat + L * layer + final + mlm_head + sbo_head + model.num_heads  # + decay p_h
+
+
+def model_state_bytes(params: int, strategy: str, zero_stage: int, workers: int, mixed: bool,
+                      offload_optimizer: bool = False) -> int:
+    """Bytes per device for weights, gradients and AdamW states.
+
+    torch autocast (single/DDP) keeps fp32 weights and grads: 4 + 4 + 8 (Adam m, v) bytes per param.
+    DeepSpeed with bf16/fp16 keeps 2-byte weights and grads plus fp32 master + m + v (12 bytes); ZeRO
+    shards the optimizer (stage 1), then grads (2), then weights (3) over the workers.
+    """
+    if strategy != "deepspeed":
+        bucket = DDP_BUCKET_BYTES_PER_PARAM if strategy == "ddp" else 0
+        return params * (16 + bucket)
+    weight = grad = 2 if mixed else 4
+    optimizer = 12 if mixed else 8
+    if offload_optimizer:
+        optimizer = 0  # held in CPU RAM (see `offload_ram_bytes`)
+    shard = max(1, workers)
+    weight_b = weight / shard if zero_stage >= 3 else weight
+    grad_b = grad / shard if zero_stage >= 2 else grad
+    optimizer_b = optimizer / shard
+    return int(params * (weight_b + grad_b + optimizer_b))
+
+
+def offload_ram_bytes(params: int) -> int:
+    """CPU RAM per node that ZeRO optimizer offload needs: fp32 master + m + v. Every shard of a
+    single-node run lives in that node's RAM, so the whole optimizer counts."""
+    return params * 12
+
+
+def activation_bytes(model: ModelConfig, micro_batch: int, act_bytes: int) -> int:
+    """What autograd saves for one micro-batch (B sequences of N nodes), all layers plus the heads."""
+    B, N, d, f, H = micro_batch, model.seq_len, model.hidden_size, model.ffn_size, model.num_heads
+    # Per token per layer: LN/QKV inputs, q, k, v, context, FFN input, pre- and post-GELU (f each),
+    # LN input → ≈ 8d + 2f values at the compute precision, plus two 1-byte dropout masks of d.
+    linear = B * N * ((8 * d + 2 * f) * act_bytes + 2 * d)
+    # The attention scores: q·kᵀ (compute precision), softmax output in fp32 and its cast back.
+    scores = B * H * N * N * (2 * act_bytes + 4)
+    per_layer = linear + scores
+    transient = B * H * N * N * 4                                 # one fp32 (B,H,N,N) in flight (logits / grad)
+    embeddings = B * N * d * (4 + 4)                              # embedding output and H-GAT fused copy
+    logits = int(B * N * LOGIT_ROW_FRACTION) * model.vocab_size * (act_bytes + 4 + 4)  # logits, fp32, grad
+    return model.num_layers * per_layer + transient + embeddings + 2 * logits  # MLM and SBO heads
+
+
+def decay_mask_bytes(model: ModelConfig) -> int:
+    """D is stored once as (H, N, N) fp32, plus its gradient (p_h is learnable)."""
+    return 2 * model.num_heads * model.seq_len * model.seq_len * 4
+
+
+def estimate(model: ModelConfig, *, micro_batch: int, precision: str, strategy: str, zero_stage: int,
+             workers: int, offload_optimizer: bool = False) -> MemoryEstimate:
+    params = param_count(model)
+    mixed = precision in ("bf16", "fp16")
+    return MemoryEstimate(
+        params=params,
+        model_states_bytes=model_state_bytes(params, strategy, zero_stage, workers, mixed, offload_optimizer),
+        activations_bytes=activation_bytes(model, micro_batch, 2 if mixed else 4),
+        decay_mask_bytes=decay_mask_bytes(model),
+    )

@@ -1,0 +1,193 @@
+"""The plan: how a config runs on a platform — strategy, workers, precision, batch split, memory, time.
+
+`make_plan(spec, config, overrides)` decides; explicit user choices (flags / --set, or non-default
+parallel values in the YAML) win, and impossible ones are refused together in one ConfigError.
+`plan.config` is the config with the plan's choices applied: what actually runs.
+
+`plan.to_json()` is stable: sorted keys, the fields of `Plan` except `config`, plus `config_name`
+and `config_hash` (the README's "Dry run" section lists them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from graphmer_dist.config import Config, ParallelConfig
+from graphmer_dist.errors import ConfigError
+from launch import plan_rules as rules
+from platforms.spec import PlatformSpec
+
+# Parallel keys the plan decides; they bypass config loading (whose cross-checks assume one fixed
+# layout) and reach the plan as explicit choices. See launch/cmd_train.py.
+PLAN_DECIDED_KEYS = ("parallel.strategy", "parallel.num_workers", "parallel.zero_stage",
+                     "parallel.offload_optimizer")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    platform: str
+    assumed_hardware: bool
+    accelerator: str
+    device_name: str
+    num_devices: int
+    num_nodes: int
+    strategy: str
+    zero_stage: int
+    offload_optimizer: bool
+    num_workers: int
+    cpus_per_worker: int
+    dataloader_workers: int
+    precision: str
+    micro_batch_size: int
+    grad_accum_steps: int
+    global_batch_size: int
+    estimated_memory_bytes: int
+    memory: dict[str, int]
+    """Breakdown: params, model_states_bytes, activations_bytes, decay_mask_bytes, total_bytes."""
+    device_memory_bytes: int
+    usable_memory_bytes: int
+    time_limit_s: float | None
+    run_dir: str
+    checkpoint_interval_steps: int
+    resume_roots: list[str]
+    """Read-only roots where an earlier session's run folder may be attached (for --resume auto)."""
+    address: str | None
+    notes: list[str]
+    spec: dict[str, Any]
+    config: Config = field(repr=False)
+
+    @property
+    def use_gpu(self) -> bool:
+        return self.accelerator == "cuda"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "config"}
+        return dict(out, config_name=self.config.name, config_hash=self.config.hash())
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def make_plan(spec: PlatformSpec, config: Config, overrides: Iterable[str] = ()) -> Plan:
+    explicit = explicit_choices(config, overrides)
+    spec = _cpu_if_requested(spec, config)
+    problems: list[str] = []
+    if config.train.device == "cuda" and spec.accelerator != "cuda":
+        problems.append(f"train.device=cuda: {spec.name} has no GPU here ({spec.device_name}); drop it or use --hardware")
+    precision = rules.choose_precision(spec, config.train.precision, problems)
+    strategy = explicit.get("parallel.strategy")
+    workers = explicit.get("parallel.num_workers") or rules.default_workers(spec, strategy, config.train.global_batch_size)
+    _check_workers(spec, config, workers, explicit, problems)
+    run_dir = rules.choose_run_dir(spec, config, config.checkpoint.run_dir)
+    for feature in rules.requested_features(spec, run_dir, workers):
+        if feature in spec.unsupported:
+            problems.append(f"{feature} on {spec.name}: {spec.unsupported[feature]}")
+    time_limit = rules.choose_time_limit(spec, config.train.time_limit, problems)
+    if problems:
+        raise ConfigError(f"the requested run cannot work on {spec.name}: " + "; ".join(
+            f"({i}) {p}" for i, p in enumerate(problems, 1)))
+    candidates = rules.candidate_layouts(strategy, explicit.get("parallel.zero_stage"),
+                                         explicit.get("parallel.offload_optimizer"), workers, spec)
+    micro = explicit.get("train.micro_batch_size")
+    layout = rules.search_layout(config, spec, candidates, workers, precision, micro)
+    if layout is None:
+        raise ConfigError(rules.does_not_fit(config, spec, candidates, workers, precision))
+    return _assemble(spec, config, explicit, layout, precision, run_dir, time_limit)
+
+
+def explicit_choices(config: Config, overrides: Iterable[str]) -> dict[str, Any]:
+    """The user's own parallel/batch choices: non-default YAML parallel values, then overrides."""
+    defaults = ParallelConfig()
+    out: dict[str, Any] = {f"parallel.{f.name}": getattr(config.parallel, f.name)
+                           for f in dataclasses.fields(ParallelConfig)
+                           if getattr(config.parallel, f.name) != getattr(defaults, f.name)}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key in PLAN_DECIDED_KEYS or key in ("train.micro_batch_size", "train.dataloader_workers",
+                                               "parallel.cpus_per_worker"):
+            out[key] = _parse(key, value.strip())
+    if out.get("parallel.zero_stage") == 0:
+        out.pop("parallel.zero_stage")
+    return out
+
+
+def _parse(key: str, value: str) -> Any:
+    if key == "parallel.strategy":
+        if value not in ("single", "ddp", "deepspeed"):
+            raise ConfigError(f"config key '{key}': {value!r} is not one of ['single', 'ddp', 'deepspeed']")
+        return value
+    if key == "parallel.offload_optimizer":
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"config key '{key}' expects true or false, got {value!r}")
+        return value.lower() in ("true", "1", "yes")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"config key '{key}' expects an integer, got {value!r}") from None
+    low = 0 if key in ("parallel.zero_stage", "train.dataloader_workers") else 1
+    if number < low or (key == "parallel.zero_stage" and number > 3):
+        raise ConfigError(f"config key '{key}': {number} is out of range"
+                          + (" (ZeRO stages are 1, 2, 3)" if key == "parallel.zero_stage" else f" (≥ {low})"))
+    return number
+
+
+def _check_workers(spec: PlatformSpec, config: Config, workers: int, explicit: dict, problems: list[str]) -> None:
+    if workers > spec.max_workers:
+        unit = "GPUs" if spec.accelerator == "cuda" else "CPU cores"
+        problems.append(f"parallel.num_workers={workers}: more workers than devices — {spec.name} has "
+                        f"{spec.max_workers} {unit} ({spec.device_name}); use --num-workers ≤ {spec.max_workers}")
+    if config.train.global_batch_size % workers:
+        problems.append(f"parallel.num_workers={workers} does not divide train.global_batch_size="
+                        f"{config.train.global_batch_size}; pick a worker count that divides it")
+    micro = explicit.get("train.micro_batch_size")
+    if micro and not config.train.global_batch_size % workers and (config.train.global_batch_size // workers) % micro:
+        problems.append(f"train.micro_batch_size={micro} does not divide the {config.train.global_batch_size // workers}"
+                        f" sequences per worker (global batch {config.train.global_batch_size} / {workers} workers)")
+    if explicit.get("parallel.strategy") == "single" and workers > 1:
+        problems.append(f"strategy 'single' runs one process, not {workers}; use --strategy ddp for more workers")
+
+
+def _cpu_if_requested(spec: PlatformSpec, config: Config) -> PlatformSpec:
+    """train.device=cpu on a GPU platform: plan the CPU of that machine instead of its GPUs."""
+    if config.train.device != "cpu" or spec.accelerator == "cpu":
+        return spec
+    return dataclasses.replace(spec, accelerator="cpu", num_devices=1, device_name="cpu", bf16=False, fp16=False,
+                               device_memory_bytes=spec.ram_bytes, compute_capability=None)
+
+
+def _assemble(spec: PlatformSpec, config: Config, explicit: dict, layout: rules.Layout, precision: str,
+              run_dir: str, time_limit: float | None) -> Plan:
+    workers_per_node = -(-layout.num_workers // spec.num_nodes)
+    cpus = explicit.get("parallel.cpus_per_worker") or max(1, spec.cpus // workers_per_node)
+    loaders = explicit.get("train.dataloader_workers")
+    if loaders is None:  # on a CPU every core does the maths; on a GPU spare cores feed it
+        loaders = max(0, min(4, cpus - 1)) if spec.accelerator == "cuda" else 0
+    interval = min(config.checkpoint.every_steps, config.train.steps)
+    applied = config.replace(
+        parallel={"strategy": layout.strategy, "num_workers": layout.num_workers, "zero_stage": layout.zero_stage,
+                  "offload_optimizer": layout.offload_optimizer, "cpus_per_worker": cpus},
+        train={"precision": precision, "micro_batch_size": layout.micro_batch_size, "device": spec.accelerator,
+               "dataloader_workers": loaders, "time_limit": f"{int(time_limit)}" if time_limit else ""},
+        checkpoint={"run_dir": run_dir, "every_steps": interval},
+    )
+    notes = list(spec.notes)
+    if layout.num_workers < spec.max_workers and spec.accelerator == "cuda":
+        notes.append(f"uses {layout.num_workers} of {spec.num_devices} GPUs: train.global_batch_size="
+                     f"{config.train.global_batch_size} must split evenly over the workers; raise it to use all")
+    return Plan(
+        platform=spec.name, assumed_hardware=spec.assumed_hardware, accelerator=spec.accelerator,
+        device_name=spec.device_name, num_devices=spec.num_devices, num_nodes=spec.num_nodes,
+        strategy=layout.strategy, zero_stage=layout.zero_stage, offload_optimizer=layout.offload_optimizer,
+        num_workers=layout.num_workers, cpus_per_worker=cpus, dataloader_workers=loaders, precision=precision,
+        micro_batch_size=layout.micro_batch_size, grad_accum_steps=applied.grad_accum_steps,
+        global_batch_size=config.train.global_batch_size, estimated_memory_bytes=layout.memory.total_bytes,
+        memory=layout.memory.to_dict(), device_memory_bytes=spec.device_memory_bytes,
+        usable_memory_bytes=rules.usable_memory(spec, layout.num_workers), time_limit_s=time_limit,
+        run_dir=run_dir, checkpoint_interval_steps=interval,
+        resume_roots=[spec.inputs_root] if spec.inputs_root else [], address=spec.address, notes=notes,
+        spec=spec.to_dict(), config=applied,
+    )
