@@ -1,13 +1,15 @@
 """`graphmer-launch [--platform P] [...]`: detect or assume a platform, plan, print the plan, train.
 
-Flow: platform adapter → spec (platforms/) → plan (launch/plan.py) → printed → run by strategy:
-'single' in this process without Ray, 'ddp'/'deepspeed' through launch/ray_driver.py.
+Flow: platform adapter → spec (platforms/) → plan (launch/plan.py) → printed → `launch.runner.run`,
+which runs 'single' in this process without Ray and 'ddp'/'deepspeed' through Ray.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from graphmer_dist.config_loader import load_config
+from graphmer_dist.errors import ConfigError
 from launch.common_args import add_config_args
 
 PLATFORM_CHOICES = ("auto", "local", "kaggle", "colab", "modelscope", "cluster")
@@ -54,5 +56,34 @@ def flag_overrides(args: argparse.Namespace) -> list[str]:
     return out
 
 
+def split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
+    """(for the config loader, for the plan). The plan decides the parallel layout, so those keys skip
+    the loader's cross-checks (e.g. `--strategy deepspeed` alone is fine: the plan picks the stage)."""
+    from launch.plan import PLAN_DECIDED_KEYS
+
+    for_plan = [o for o in overrides if o.partition("=")[0].strip() in PLAN_DECIDED_KEYS]
+    return [o for o in overrides if o not in for_plan], for_plan
+
+
 def main(argv: list[str]) -> int:
-    raise NotImplementedError("training entry point: owned by issue 4/5 (see docs/interfaces.md)")
+    import platforms
+    from launch.plan import make_plan
+    from launch.plan_view import print_plan
+
+    args = build_parser().parse_args(argv)
+    if args.json and not args.dry_run:
+        raise ConfigError("--json prints the plan instead of training, so it needs --dry-run")
+    overrides = [*args.overrides, *flag_overrides(args)]
+    for_loader, _ = split_overrides(overrides)
+    config = load_config(args.config, for_loader)
+    spec = platforms.resolve(args.platform, args.hardware, args.address)
+    plan = make_plan(spec, config, overrides)
+    if args.json:
+        print(plan.to_json())
+    else:
+        print_plan(plan)
+    if args.dry_run:
+        return 0
+    from launch import runner  # lazy: imports torch (and Ray for ddp/deepspeed)
+
+    return int(runner.run(plan) or 0)
