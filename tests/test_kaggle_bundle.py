@@ -5,7 +5,6 @@ import re
 import runpy
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -67,7 +66,7 @@ def test_an_explicit_resume_replaces_the_default(tmp_path):
     assert cli.build_parser(None).parse_args(script["COMMAND"][1:]).resume == "never"
 
 
-def test_embedded_source_is_this_checkout_and_builds(tmp_path):
+def test_embedded_source_is_this_checkout_and_installable(tmp_path):
     _, script = bundle(tmp_path, "--id", KERNEL_ID)
     target = Path(script["unpack_source"](str(tmp_path / "src")))
     for relative in ("pyproject.toml", "launch/cli.py", "graphmer_dist/config.py", "configs/tiny.yaml"):
@@ -76,13 +75,15 @@ def test_embedded_source_is_this_checkout_and_builds(tmp_path):
                if "__pycache__" not in p.parts}
     assert shipped and shipped == {p.relative_to(target) for p in (target / "platforms").rglob("*.py")}
     assert not list(target.rglob("__pycache__"))
-    # What the kernel's pip does with the embedded folder, offline: build the project from it.
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-index",
-                            "--no-build-isolation", "-w", str(tmp_path / "wheel"), str(target)],
-                           capture_output=True, text=True)
-    assert built.returncode == 0, built.stderr
-    wheel = next((tmp_path / "wheel").glob("graphmer_dist-*.whl"))
-    assert "launch/cli.py" in zipfile.ZipFile(wheel).namelist()
+    # The first thing the kernel's `pip install -e` does with the folder, offline: read the project.
+    meta = tmp_path / "meta"
+    meta.mkdir()
+    prepared = subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta; "
+                               "print(build_meta.prepare_metadata_for_build_editable(sys.argv[1]))", str(meta)],
+                              cwd=target, capture_output=True, text=True)
+    assert prepared.returncode == 0, prepared.stderr
+    dist_info = meta / prepared.stdout.strip().splitlines()[-1]
+    assert "graphmer-launch = launch.cli:main" in (dist_info / "entry_points.txt").read_text()
 
 
 def test_install_follows_the_makefile_and_respects_no_internet(tmp_path):
