@@ -1,0 +1,18 @@
+"""The code knowledge graph: exact triples from static analysis of source files (DESIGN.md §2).
+
+`extract_corpus(paths, data)` walks the corpus (`discover.py`), parses files in a process pool
+(`worker.py`, `python_visitor.py`), resolves names across the corpus (`resolver.py`, `link.py`) and
+checks the result against the ontology (`ontology.py`, which documents every relation).
+"""
+
+from graphmer_dist.kg.discover import default_corpus, discover_sources
+from graphmer_dist.kg.extract import extract_corpus
+from graphmer_dist.kg.ontology import DOMAIN_RANGE, check_ontology
+from graphmer_dist.kg.types import (ENTITY_KINDS, SKIP_REASONS, FileExtraction, KnowledgeGraph, Mention,
+                                    OntologyReport, Skipped, SourceFile, Triple, surface)
+
+__all__ = [
+    "DOMAIN_RANGE", "ENTITY_KINDS", "SKIP_REASONS", "FileExtraction", "KnowledgeGraph", "Mention",
+    "OntologyReport", "Skipped", "SourceFile", "Triple", "check_ontology", "default_corpus",
+    "discover_sources", "extract_corpus", "surface",
+]

@@ -1,0 +1,142 @@
+"""Corpus-wide name resolution: turn a worker's references into qualified entity names.
+
+Knows every definition of the corpus, each module's import aliases (to follow re-exports such as
+`from .decoder import JSONDecoder` in `json/__init__.py`) and each class's bases (to find `self.m`
+through inheritance). Names rooted outside the corpus become `external` entities; builtin exceptions
+become `exception` entities (`builtins.ValueError`); other builtins are skipped, except builtin classes
+(`builtins.dict`), which are `external`.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from graphmer_dist.kg.raw import RawFile, Ref
+
+_MAX_ALIAS_HOPS = 8
+BUILTIN_EXCEPTIONS = frozenset(n for n, v in vars(builtins).items()
+                               if isinstance(v, type) and issubclass(v, BaseException))
+BUILTIN_CLASSES = frozenset(n for n, v in vars(builtins).items() if isinstance(v, type)) - BUILTIN_EXCEPTIONS
+
+
+class Resolver:
+    def __init__(self, raws: list[RawFile]) -> None:
+        self.entities: dict[str, str] = {}
+        self.parent: dict[str, str] = {}
+        self.aliases: dict[str, str] = {}
+        self.stars: dict[str, list[str]] = {}
+        self.base_refs: dict[str, list[Ref]] = {}
+        for raw in raws:
+            self.entities[raw.source.module] = "module"
+        for raw in raws:
+            for qname, kind, parent in raw.definitions:
+                self.entities.setdefault(qname, kind)
+                self.parent.setdefault(qname, parent)
+            self.aliases.update(raw.aliases)
+            self.stars[raw.source.module] = raw.stars
+            for cls, refs in raw.bases.items():
+                self.base_refs.setdefault(cls, refs)
+        self.top_level = {name.split(".")[0] for name, kind in self.entities.items() if kind == "module"}
+        self._names: dict[str, str | None] = {}
+        self._bases: dict[str, list[str]] = {}
+        self._mark_exceptions()
+
+    # ---- references ----------------------------------------------------------------------------
+    def resolve(self, ref: Ref) -> str | None:
+        tag = ref[0]
+        if tag == "n":
+            return self.name(ref[1])
+        if tag == "m":
+            return self.member(ref[1], ref[2], include_self=True)
+        if tag == "s":
+            return self.member(ref[1], ref[2], include_self=False)
+        module = ref[1]
+        if self.entities.get(module) == "module":
+            return module
+        if tag == "im" and module and module.split(".")[0] not in self.top_level:
+            return self._external(module)
+        return None
+
+    def name(self, dotted: str) -> str | None:
+        if dotted in self._names:
+            return self._names[dotted]
+        self._names[dotted] = None  # guards against alias cycles while resolving
+        result = self._name(dotted, 0)
+        self._names[dotted] = result
+        return result
+
+    def _name(self, dotted: str, hops: int) -> str | None:
+        if dotted in self.entities:
+            return dotted
+        parts = dotted.split(".")
+        if parts[0] == "builtins":
+            return self._builtin(parts)
+        for cut in range(len(parts) - 1, 0, -1):
+            prefix, rest = ".".join(parts[:cut]), parts[cut:]
+            if prefix in self.aliases and self.aliases[prefix] != prefix and hops < _MAX_ALIAS_HOPS:
+                return self._name(".".join([self.aliases[prefix], *rest]), hops + 1)
+            kind = self.entities.get(prefix)
+            if kind is not None:
+                return self._inside(prefix, kind, rest, hops)
+        if dotted in self.aliases and self.aliases[dotted] != dotted and hops < _MAX_ALIAS_HOPS:
+            return self._name(self.aliases[dotted], hops + 1)
+        return None if parts[0] in self.top_level else self._external(dotted)
+
+    def _inside(self, prefix: str, kind: str, rest: list[str], hops: int) -> str | None:
+        """`prefix` is a known entity and `rest` names something inside it."""
+        if kind in ("class", "exception") and len(rest) == 1:
+            return self.member(prefix, rest[0], include_self=True)
+        if kind == "module" and len(rest) == 1 and hops < _MAX_ALIAS_HOPS:
+            for star in self.stars.get(prefix, ()):
+                found = self._name(f"{star}.{rest[0]}", hops + 1)
+                if found:
+                    return found
+        return None
+
+    def _builtin(self, parts: list[str]) -> str | None:
+        if len(parts) != 2:
+            return None
+        dotted = ".".join(parts)
+        if parts[1] in BUILTIN_EXCEPTIONS:
+            self.entities[dotted] = "exception"
+            return dotted
+        return self._external(dotted) if parts[1] in BUILTIN_CLASSES else None
+
+    def _external(self, dotted: str) -> str:
+        self.entities.setdefault(dotted, "external")
+        return dotted
+
+    # ---- classes -------------------------------------------------------------------------------
+    def bases(self, cls: str) -> list[str]:
+        """Resolved direct bases of `cls` (a class never counts as its own base)."""
+        if cls not in self._bases:
+            self._bases[cls] = []  # cycle guard
+            resolved = (self.resolve(ref) for ref in self.base_refs.get(cls, ()))
+            self._bases[cls] = [b for b in dict.fromkeys(resolved) if b and b != cls]
+        return self._bases[cls]
+
+    def mro(self, cls: str) -> list[str]:
+        """`cls` and its ancestors, depth first, each once (cycle-safe; not C3, which needs no more)."""
+        order: list[str] = []
+        stack = [cls]
+        while stack:
+            current = stack.pop()
+            if current in order:
+                continue
+            order.append(current)
+            stack.extend(reversed(self.bases(current)))
+        return order
+
+    def member(self, cls: str, attr: str, include_self: bool) -> str | None:
+        for ancestor in self.mro(cls)[0 if include_self else 1:]:
+            candidate = f"{ancestor}.{attr}"
+            if candidate in self.entities:
+                return candidate
+        return None
+
+    def _mark_exceptions(self) -> None:
+        """Corpus classes deriving from BaseException get kind `exception`."""
+        for cls in [n for n, k in self.entities.items() if k == "class"]:
+            if any(self.entities.get(a) == "exception" or a.startswith("builtins.") and
+                   a.split(".")[1] in BUILTIN_EXCEPTIONS for a in self.mro(cls)[1:]):
+                self.entities[cls] = "exception"

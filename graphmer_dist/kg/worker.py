@@ -1,0 +1,53 @@
+"""Per-file work run inside the extraction process pool: read, decode, parse, visit.
+
+Each failure becomes a `Skipped` with a reason instead of an exception, so one bad file never stops a
+corpus. Work is handed out in chunks of files to amortise the process round-trip.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+
+from graphmer_dist.kg.python_visitor import PythonVisitor
+from graphmer_dist.kg.raw import RawFile
+from graphmer_dist.kg.types import Skipped, SourceFile
+
+
+def extract_chunk(sources: list[SourceFile]) -> list[RawFile | Skipped]:
+    return [extract_file(source) for source in sources]
+
+
+def extract_file(source: SourceFile) -> RawFile | Skipped:
+    try:
+        with open(source.path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return Skipped(source.path, "unreadable", exc.strerror or str(exc))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Skipped(source.path, "not_utf8", f"byte {exc.start}: {exc.reason}")
+    if not text.strip():
+        return Skipped(source.path, "empty", "only whitespace")
+    if source.language != "python":
+        from graphmer_dist.kg.treesitter import extract_treesitter  # optional extra, imported lazily
+        return extract_treesitter(source, text)
+    return _extract_python(source, text)
+
+
+def _extract_python(source: SourceFile, text: str) -> RawFile | Skipped:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences in old code are not our concern
+            tree = ast.parse(text, filename=source.path)
+    except SyntaxError as exc:
+        return Skipped(source.path, "syntax_error", f"line {exc.lineno}: {exc.msg}")
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes; absurdly deep nesting
+        return Skipped(source.path, "syntax_error", str(exc) or type(exc).__name__)
+    raw = RawFile(source, text)
+    try:
+        PythonVisitor(raw).run(tree)
+    except RecursionError:
+        return Skipped(source.path, "syntax_error", "nesting too deep to analyse")
+    return raw
