@@ -152,14 +152,15 @@ class CheckpointManager:
 
     # -- retention -------------------------------------------------------------------------------------
     def prune(self) -> list[CheckpointRef]:
-        """Delete checkpoints older than the `keep` newest complete ones; returns what was deleted."""
-        refs = list(reversed(self.all_refs()))
+        """Delete checkpoints older than the `keep` newest complete ones, and torn folders older than the
+        newest complete one (saves are synchronous, so those can never finish); returns what was deleted."""
+        refs = self.all_refs()
         sizes = self.storage.list(self.prefix)
-        complete = [r for r in refs if _shallow_ok(r, sizes)]
-        if len(complete) < self.keep:
+        complete = [r.step for r in refs if _shallow_ok(r, sizes)]
+        if not complete:
             return []
-        oldest_kept = complete[self.keep - 1].step
-        doomed = [r for r in refs if r.step < oldest_kept]
+        oldest_kept = complete[-self.keep] if len(complete) >= self.keep else complete[0]
+        doomed = [r for r in refs if r.step < oldest_kept or (r.step < complete[-1] and r.step not in complete)]
         for ref in doomed:
             self.storage.delete_prefix(ref.key)
             self._verified.pop(ref.uri, None)

@@ -1,0 +1,188 @@
+"""Checkpoint publishing, verification, fallback and retention, on a local folder and on moto S3."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from graphmer_dist.checkpoint import CheckpointManager, MANIFEST, step_dirname
+from graphmer_dist.errors import CheckpointError, StorageError
+from graphmer_dist.storage import RetryPolicy, open_storage
+
+META = {"config_hash": "cfg0", "model_hash": "mdl0", "world_size": 2, "strategy": "ddp"}
+
+
+def payload(step: int) -> dict[str, bytes]:
+    return {"model.pt": f"weights@{step}".encode() * 50, "train_state.pt": f"state@{step}".encode()}
+
+
+@pytest.fixture(params=["local", "s3"])
+def run_storage(request, tmp_path):
+    if request.param == "local":
+        return open_storage(str(tmp_path / "run"))
+    s3 = request.getfixturevalue("s3")
+    return open_storage(s3.uri("runs/exp"), endpoint=s3.endpoint)
+
+
+def local_step_dir(storage, step: int) -> Path:
+    return storage.local_path(f"checkpoints/{step_dirname(step)}")
+
+
+def test_save_then_load_round_trip(run_storage, tmp_path):
+    manager = CheckpointManager(run_storage, keep=3, cache_dir=tmp_path / "cache")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(1 << 20))
+    manager.save(100, {**payload(100), "big.bin": big}, {**META, "note": "extra meta is kept"})
+    ref = manager.latest_valid()
+    assert ref.step == 100 and ref.uri.endswith("checkpoints/step-0000100")
+    folder = manager.load(ref)
+    assert (folder / "model.pt").read_bytes() == payload(100)["model.pt"]
+    assert (folder / "big.bin").read_bytes() == big.read_bytes()
+    manifest = json.loads((folder / MANIFEST).read_bytes())
+    assert {k: manifest[k] for k in META} == META and manifest["note"] == "extra meta is kept"
+    assert manifest["step"] == 100 and set(manifest["files"]) == {"model.pt", "train_state.pt", "big.bin"}
+    assert manifest["files"]["big.bin"]["size"] == 1 << 20
+
+
+def test_truncated_file_falls_back_with_a_warning_naming_it(tmp_path, caplog):
+    storage = open_storage(str(tmp_path / "run"))
+    manager = CheckpointManager(storage, keep=3)
+    manager.save(10, payload(10), META)
+    manager.save(20, payload(20), META)
+    model = local_step_dir(storage, 20) / "model.pt"
+    model.write_bytes(model.read_bytes()[:17])
+    with caplog.at_level(logging.WARNING):
+        assert manager.latest_valid().step == 10
+    assert "step-0000020" in caplog.text and "model.pt" in caplog.text and "truncated" in caplog.text
+    with pytest.raises(CheckpointError, match=r"step-0000020 cannot be loaded: file model.pt has 17 bytes"):
+        manager.load(20)
+
+
+def test_flipped_byte_fails_the_checksum(run_storage, tmp_path, caplog):
+    manager = CheckpointManager(run_storage, keep=3, cache_dir=tmp_path / "cache")
+    manager.save(10, payload(10), META)
+    manager.save(20, payload(20), META)
+    key = f"checkpoints/{step_dirname(20)}/train_state.pt"
+    data = bytearray(run_storage.read_bytes(key))
+    data[0] ^= 0xFF
+    run_storage.write_bytes(key, bytes(data))  # same size, different content
+    fresh = CheckpointManager(run_storage, keep=3, cache_dir=tmp_path / "cache2")
+    with caplog.at_level(logging.WARNING):
+        assert fresh.latest_valid().step == 10
+    assert "train_state.pt fails its sha256 checksum" in caplog.text
+
+
+@pytest.mark.parametrize("manifest_bytes, reason", [
+    (b'{"step": 20, "files": {"model.pt": ', "not valid JSON"),
+    (b'["a list"]', "lacks 'step' or 'files'"),
+])
+def test_corrupt_manifest_is_skipped(run_storage, tmp_path, caplog, manifest_bytes, reason):
+    manager = CheckpointManager(run_storage, keep=3, cache_dir=tmp_path / "cache")
+    manager.save(10, payload(10), META)
+    manager.save(20, payload(20), META)
+    run_storage.write_bytes(f"checkpoints/{step_dirname(20)}/{MANIFEST}", manifest_bytes)
+    with caplog.at_level(logging.WARNING):
+        assert manager.latest_valid().step == 10
+    assert reason in caplog.text and "step-0000020" in caplog.text
+
+
+def test_crash_between_temp_write_and_rename_keeps_the_previous_checkpoint(tmp_path):
+    """A real process dies (os._exit) after writing the temp folder, right before the rename."""
+    run = tmp_path / "run"
+    CheckpointManager(open_storage(str(run)), keep=2).save(10, payload(10), META)
+    script = (
+        "import os, sys\n"
+        "from graphmer_dist.storage import open_storage, LocalStorage\n"
+        "from graphmer_dist.checkpoint import CheckpointManager\n"
+        "LocalStorage.rename_prefix = lambda self, src, dst: os._exit(9)  # the crash point under test\n"
+        f"CheckpointManager(open_storage(sys.argv[1]), keep=2).save(20, {{'model.pt': b'new'}}, {META!r})\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(run)], capture_output=True)
+    assert proc.returncode == 9, proc.stderr.decode()
+    leftovers = [p.name for p in (run / "checkpoints").iterdir()]
+    assert any(name.startswith(".tmp-step-0000020") for name in leftovers)  # it really got that far
+    manager = CheckpointManager(open_storage(str(run)), keep=2)
+    assert manager.latest_valid().step == 10
+    manager.save(30, payload(30), META)  # the next save sweeps the dead temp folder
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-0000010", "step-0000030"]
+
+
+def test_retention_keeps_the_newest_k(run_storage):
+    manager = CheckpointManager(run_storage, keep=2)
+    for step in (1, 2, 3, 4):
+        manager.save(step, payload(step), META)
+    assert [r.step for r in manager.all_refs()] == [3, 4]
+
+
+def test_retention_never_deletes_the_newest_valid_when_newer_ones_are_torn(tmp_path):
+    storage = open_storage(str(tmp_path / "run"))
+    manager = CheckpointManager(storage, keep=2)
+    for step in (1, 2, 3):
+        manager.save(step, payload(step), META)
+    for step in (4, 5):  # saves that died before their manifest (S3-style torn folders)
+        storage.write_bytes(f"checkpoints/{step_dirname(step)}/model.pt", b"partial")
+    assert manager.prune() == []  # counting folders instead of complete checkpoints would delete 2 and 3
+    assert [r.step for r in manager.list_valid()] == [2, 3]
+    manager.save(6, payload(6), META)  # now 4 and 5 are older than a complete one: they can never finish
+    assert [r.step for r in manager.all_refs()] == [3, 6]
+
+
+def test_saving_an_existing_step_again_replaces_it(run_storage, tmp_path):
+    manager = CheckpointManager(run_storage, keep=2, cache_dir=tmp_path / "cache")
+    manager.save(10, {"model.pt": b"first", "stale.bin": b"only in the first save"}, META)
+    manager.save(10, {"model.pt": b"second"}, META)
+    folder = manager.load(10)
+    assert (folder / "model.pt").read_bytes() == b"second"
+    assert not (folder / "stale.bin").exists() and not run_storage.exists("checkpoints/step-0000010/stale.bin")
+
+
+def test_s3_outage_during_upload_keeps_the_last_good_checkpoint(s3, tmp_path):
+    """The endpoint goes away while a checkpoint's files upload: a clear StorageError; step 10 stays valid."""
+    storage = open_storage(s3.uri("run"), endpoint=s3.endpoint,
+                           policy=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02))
+    manager = CheckpointManager(storage, keep=2, cache_dir=tmp_path / "cache")
+    manager.save(10, payload(10), META)
+    files = {f"part{i}.bin": os.urandom(4 << 20) for i in range(12)}
+    stop_after_first_part = threading.Thread(target=_stop_when_uploaded, args=(s3, "run/checkpoints/step-0000020/"))
+    stop_after_first_part.start()
+    try:
+        with pytest.raises(StorageError, match=r"S3 upload of s3://.*/run/checkpoints/step-0000020/part\d+\.bin failed"):
+            manager.save(20, files, META)
+    finally:
+        stop_after_first_part.join()
+        s3.server.start()
+    assert not storage.exists(f"checkpoints/{step_dirname(20)}/{MANIFEST}")
+    reopened = CheckpointManager(storage, keep=2, cache_dir=tmp_path / "cache2")
+    assert reopened.latest_valid().step == 10
+    assert (reopened.load(10) / "model.pt").read_bytes() == payload(10)["model.pt"]
+
+
+def test_s3_outage_shorter_than_the_retries_still_publishes(s3, tmp_path):
+    storage = open_storage(s3.uri("run"), endpoint=s3.endpoint,
+                           policy=RetryPolicy(attempts=8, base_delay=0.2, max_delay=2.0))
+    manager = CheckpointManager(storage, keep=2, cache_dir=tmp_path / "cache")
+    s3.server.stop()
+    restart = threading.Timer(0.5, s3.server.start)
+    restart.start()
+    try:
+        manager.save(10, payload(10), META)
+    finally:
+        restart.join()
+    assert manager.latest_valid().step == 10
+
+
+def _stop_when_uploaded(s3, prefix: str) -> None:
+    """Stop the server as soon as the first object under `prefix` exists (polls through its own client)."""
+    for _ in range(2000):
+        if s3.client.list_objects_v2(Bucket=s3.bucket, Prefix=prefix).get("KeyCount", 0):
+            s3.server.stop()
+            return
+        threading.Event().wait(0.005)
+    raise AssertionError("the upload never started")
