@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Callable
 
 from graphmer_dist.config import Config
-from graphmer_dist.data.cache import MANIFEST, check_replaceable, dataset_key, install, read_manifest, staging_dir
+from graphmer_dist.data.cache import check_replaceable, dataset_key, install, read_manifest, staging_dir
 from graphmer_dist.data.writer import write_dataset
-from graphmer_dist.errors import DataError
 
 Log = Callable[[str], None]
 
@@ -33,11 +31,9 @@ def build_or_reuse(config: Config, corpus: list[str] | None = None, out: Path | 
     from graphmer_dist import kg  # imported late: `graphmer_dist.data` readers need no parser
 
     started = time.perf_counter()
-    roots = resolve_corpus(corpus if corpus else config.data.corpus, kg.default_corpus)
-    sources, skipped = kg.discover_sources(roots, config.data)
-    if not sources and not skipped:
-        raise DataError(f"the corpus {roots} contains no source files for languages {config.data.languages}; "
-                        "pass --corpus with folders of .py files (or add the language to data.languages)")
+    paths = [str(Path(p).expanduser().absolute()) for p in (corpus or config.data.corpus)]
+    roots = paths or kg.default_corpus()  # an empty list tells the KG to walk the stdlib its own way
+    sources, skipped = kg.discover_sources(paths, config.data)  # DataError for a missing or empty corpus
     key = dataset_key(config, roots, [s.path for s in sources] + [s.path for s in skipped],
                       getattr(kg, "EXTRACTOR_VERSION", ""))
     target = _target_folder(config, out, key)
@@ -47,9 +43,7 @@ def build_or_reuse(config: Config, corpus: list[str] | None = None, out: Path | 
         return target, True
     check_replaceable(target)
     log(f"building dataset {target} from {len(sources)} files ({len(skipped)} skipped while scanning)")
-    graph = kg.extract_corpus(roots, config.data)
-    if not graph.files:
-        raise DataError(_nothing_usable_message(roots, graph.skipped))
+    graph = kg.extract_corpus(paths, config.data)  # DataError when no file parses
     staging = staging_dir(target)
     try:
         write_dataset(staging, graph, config, key, roots, started)
@@ -60,16 +54,6 @@ def build_or_reuse(config: Config, corpus: list[str] | None = None, out: Path | 
     return target, False
 
 
-def resolve_corpus(paths: list[str], default_corpus: Callable[[], list[str]]) -> list[str]:
-    """Absolute corpus roots; a missing one is a DataError naming it."""
-    given = list(paths) or default_corpus()
-    missing = [p for p in given if not Path(p).expanduser().exists()]
-    if missing:
-        raise DataError(f"corpus path(s) {missing} do not exist; check the --corpus arguments "
-                        "(files or folders of source code)")
-    return [str(Path(p).expanduser().resolve()) for p in given]
-
-
 def _target_folder(config: Config, out: Path | str | None, key: str) -> Path:
     if out:
         return Path(out).expanduser().resolve()
@@ -78,12 +62,4 @@ def _target_folder(config: Config, out: Path | str | None, key: str) -> Path:
     return Path(config.data.cache_dir).expanduser().resolve() / key
 
 
-def _nothing_usable_message(roots: list[str], skipped: list) -> str:
-    reasons = Counter(s.reason for s in skipped)
-    summary = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
-    examples = ", ".join(f"{s.path} ({s.reason})" for s in skipped[:3])
-    return (f"the corpus {roots} has no usable source file: all {len(skipped)} were skipped ({summary}); "
-            f"e.g. {examples}. Fix or remove those files, or pass --corpus with other sources")
-
-
-__all__ = ["build_dataset", "build_or_reuse", "resolve_corpus", "MANIFEST"]
+__all__ = ["build_dataset", "build_or_reuse"]
