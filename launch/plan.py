@@ -147,8 +147,13 @@ def _check_workers(spec: PlatformSpec, config: Config, workers: int, explicit: d
     if micro and not config.train.global_batch_size % workers and (config.train.global_batch_size // workers) % micro:
         problems.append(f"train.micro_batch_size={micro} does not divide the {config.train.global_batch_size // workers}"
                         f" sequences per worker (global batch {config.train.global_batch_size} / {workers} workers)")
-    if explicit.get("parallel.strategy") == "single" and workers > 1:
+    strategy = explicit.get("parallel.strategy")
+    if strategy == "single" and workers > 1:
         problems.append(f"strategy 'single' runs one process, not {workers}; use --strategy ddp for more workers")
+    for key, what in (("parallel.zero_stage", "ZeRO stages"), ("parallel.offload_optimizer", "optimizer offload")):
+        if explicit.get(key) and strategy not in (None, "deepspeed"):
+            problems.append(f"{key}={explicit[key]} with strategy '{strategy}': {what} are DeepSpeed features; "
+                            "use --strategy deepspeed (or drop --strategy and let the plan choose)")
 
 
 def _cpu_if_requested(spec: PlatformSpec, config: Config) -> PlatformSpec:
