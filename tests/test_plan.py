@@ -9,7 +9,7 @@ from platform_sim import simulate
 import platforms
 from graphmer_dist.config_loader import load_config
 from graphmer_dist.errors import ConfigError
-from graphmer_dist.model import GraphMERForPretraining  # at import: torch sets TORCHINDUCTOR_CACHE_DIR on first use
+from graphmer_dist.model import GraphMERForPretraining
 from launch.memory_estimate import param_count
 from launch.plan import make_plan
 from platforms.cluster import describe_from_resources
@@ -183,7 +183,8 @@ def test_cluster_with_fewer_sequences_than_gpus_uses_a_divisor_and_says_so(away)
 
 
 @pytest.mark.parametrize("config_name", SHIPPED)
-def test_parameter_count_matches_the_real_model(config_name):
+def test_parameter_count_matches_the_real_model(monkeypatch, tmp_path, config_name):
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))  # torch sets it when a model is first built
     config = load_config(config_name)
     with torch.device("meta"):  # shapes only: no memory, no init cost
         model = GraphMERForPretraining(config.model, config.train)
