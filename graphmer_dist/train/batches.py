@@ -52,7 +52,8 @@ class ShardRows:
 
 
 class TrainBatches:
-    """Endless micro-batches for this rank; `state_dict()` is the sampler position after the last one."""
+    """This rank's micro-batches of each optimizer step; `state_dict()` is the sampler position after
+    the last step taken (the sampler's state is global, so it is the same on every rank)."""
 
     def __init__(self, rows: ShardRows, sampler, collator, micro_batch_size: int, seed: int) -> None:
         self.rows = rows
@@ -61,12 +62,13 @@ class TrainBatches:
         self.micro_batch_size = micro_batch_size
         self.seed = seed
 
-    def next_batch(self) -> tuple[dict[str, torch.Tensor], int]:
-        """One masked micro-batch and its number of samples."""
-        epoch, indices = self.sampler.next_indices(self.micro_batch_size)
-        indices = np.asarray(indices, dtype=np.int64)
-        batch = self.collator(self.rows.gather(indices), sample_seeds(self.seed, epoch, indices))
-        return batch, len(indices)
+    def step_batches(self) -> Iterator[tuple[dict[str, torch.Tensor], int]]:
+        """(masked micro-batch, samples in it) for each micro-batch of the next optimizer step."""
+        share = self.sampler.next_batch()  # this rank's G/W samples of the global batch
+        for start in range(0, len(share.indices), self.micro_batch_size):
+            indices = share.indices[start:start + self.micro_batch_size]
+            seeds = sample_seeds(self.seed, share.epoch, indices)
+            yield self.collator(self.rows.gather(indices), seeds), len(indices)
 
     def state_dict(self) -> dict:
         return self.sampler.state_dict()

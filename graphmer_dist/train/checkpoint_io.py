@@ -8,54 +8,29 @@
     manifest.json            written last, by rank 0: step, hashes, world size, strategy, sha256 of all files
 
 Each rank may write into its own folder (Ray merges them on upload), so the manifest's checksums are
-gathered from all ranks. Publishing (rename into `<run_dir>/checkpoints/`, upload, pruning) is the
-caller's: the Ray driver or `publish.py`.
+gathered from all ranks. The manifest has the format of `graphmer_dist.checkpoint` (whose
+`resolve_resume` verifies it). Publishing is the hooks' job: `CheckpointManager.save` without Ray,
+`ray.train.report` under Ray.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import random
 import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
+from graphmer_dist.checkpoint.manifest import MANIFEST, build_manifest, sha256_file
 from graphmer_dist.errors import CheckpointError
 
-MANIFEST = "manifest.json"
 COPIED_FROM_DATASET = ("tokenizer.json", "relations.json")
 
 
 def rank_state_name(rank: int) -> str:
     return "train_state.pt" if rank == 0 else f"train_state.rank{rank:03d}.pt"
-
-
-def capture_rng() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _save(obj: Any, path: Path) -> None:
@@ -67,7 +42,7 @@ def _save(obj: Any, path: Path) -> None:
 
 def write_rank_files(directory: Path, rank: int, rank_state: dict, model_state: dict | None,
                      dataset_dir: str, config_json: str) -> dict[str, str]:
-    """This rank's files; returns {relative name: sha256} of everything this rank wrote."""
+    """This rank's files; returns {relative name: {"sha256", "size"}} of everything in the folder."""
     directory.mkdir(parents=True, exist_ok=True)
     _save(rank_state, directory / rank_state_name(rank))
     if rank == 0:
@@ -76,30 +51,22 @@ def write_rank_files(directory: Path, rank: int, rank_state: dict, model_state: 
         for name in COPIED_FROM_DATASET:
             shutil.copyfile(os.path.join(dataset_dir, name), directory / name)
         (directory / "config.json").write_text(config_json)
-    return {p.relative_to(directory).as_posix(): sha256_file(p)
+    return {p.relative_to(directory).as_posix(): {"sha256": sha256_file(p), "size": p.stat().st_size}
             for p in sorted(directory.rglob("*")) if p.is_file() and p.name != MANIFEST}
 
 
-def write_manifest(directory: Path, meta: dict, files: dict[str, str]) -> None:
-    """The completion marker: a checkpoint without it is unfinished and never resumed from."""
+def write_manifest(directory: Path, step: int, meta: dict, files: dict[str, dict]) -> None:
+    """The completion marker (the checkpoint package's format): without it a checkpoint is unfinished."""
     tmp = directory / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps({**meta, "files": files}, indent=2, sort_keys=True))
+    tmp.write_text(json.dumps(build_manifest(step, meta, files), indent=2))
     os.replace(tmp, directory / MANIFEST)
 
 
-def check_checkpoint(directory: Path) -> dict:
-    """The manifest of a complete, intact checkpoint; CheckpointError naming what is wrong otherwise."""
-    manifest_path = directory / MANIFEST
-    if not manifest_path.is_file():
-        raise CheckpointError(f"checkpoint {directory} has no {MANIFEST}: it was not finished (the run "
-                              "probably died while writing it); resume from an earlier one")
-    manifest = json.loads(manifest_path.read_text())
-    for name, digest in manifest["files"].items():
-        path = directory / name
-        if not path.is_file() or sha256_file(path) != digest:
-            raise CheckpointError(f"checkpoint {directory}: file {name} is missing or does not match its "
-                                  "checksum (truncated or corrupted); resume from an earlier checkpoint")
-    return manifest
+def staged_files(directory: Path) -> tuple[dict[str, Path], dict]:
+    """A staged checkpoint as (files for CheckpointManager.save, meta) — the manifest is rewritten there."""
+    manifest = json.loads((directory / MANIFEST).read_text())
+    meta = {k: v for k, v in manifest.items() if k not in ("files", "step", "format_version", "created")}
+    return {name: directory / name for name in manifest["files"]}, meta
 
 
 def read_rank_state(directory: Path, rank: int, world_size: int, strategy: str) -> dict:

@@ -17,8 +17,7 @@ from graphmer_dist.train.trainer import Trainer
 def train_loop_per_worker(job: dict, hooks: TrainHooks | None = None) -> int:
     config = config_from_dict(job["config"])
     if hooks is None:
-        hooks = LocalHooks(job["run_dir"], job.get("resume", config.checkpoint.resume),
-                           list(job.get("resume_roots", [])), config.checkpoint.keep)
+        hooks = local_hooks(job)
     ctx = build_context(job)
     benchmark = _benchmark(ctx, job) if ctx.world.is_main else None
     trainer = Trainer(ctx, hooks, benchmark)
@@ -27,6 +26,13 @@ def train_loop_per_worker(job: dict, hooks: TrainHooks | None = None) -> int:
         _write_record(benchmark, ctx, trainer.last_row)
     hooks.report({**trainer.last_row, "step": trainer.step, "exit_code": code}, None)
     return code
+
+
+def local_hooks(job: dict) -> LocalHooks:
+    config = config_from_dict(job["config"])
+    return LocalHooks(job["run_dir"], job.get("resume", config.checkpoint.resume), list(job.get("resume_roots", [])),
+                      config.checkpoint.keep, model_hash=config.model_hash(),
+                      endpoint=config.checkpoint.s3_endpoint or None)
 
 
 def _benchmark(ctx, job: dict):

@@ -51,29 +51,19 @@ def build_context(job: dict) -> TrainContext:
     precision = build_precision(config.train.precision, device,
                                 use_scaler=config.parallel.strategy != "deepspeed")
     dataset = open_dataset(job["dataset_dir"])
-    check_dataset_fits(config, dataset.manifest, job["dataset_dir"])
+    dataset.check_compatible(config.model)
     collator = MaskingCollator(config.model, config.train, dataset.vocab_flags())
     torch.manual_seed(config.train.seed)  # identical initial weights on every rank
     model = GraphMERForPretraining(config.model, config.train)
     torch.manual_seed(config.train.seed + 1 + world.rank)  # per-rank dropout streams
     strategy = build_strategy(model, config, precision, world)
     rows = ShardRows(dataset, "train")
-    sampler = ShardedSampler(rows.sizes, rank=world.rank, world_size=world.world_size, seed=config.train.seed)
+    sampler = ShardedSampler(rows.sizes, config.train.seed, config.train.global_batch_size,
+                             rank=world.rank, world_size=world.world_size)
     batches = TrainBatches(rows, sampler, collator, config.train.micro_batch_size, config.train.seed)
     val_rows = ShardRows(dataset, "val") if sum(dataset.shard_sizes("val")) else None
     return TrainContext(config, world, precision, strategy, batches, val_rows, collator,
                         job["dataset_dir"], job["run_dir"])
-
-
-def check_dataset_fits(config: Config, manifest: dict, dataset_dir: str) -> None:
-    expected = {"num_roots": config.model.num_roots, "leaves_per_root": config.model.leaves_per_root}
-    wrong = {k: (manifest.get(k), v) for k, v in expected.items() if manifest.get(k) != v}
-    if manifest.get("vocab_size", 0) > config.model.vocab_size:
-        wrong["vocab_size"] = (manifest.get("vocab_size"), config.model.vocab_size)
-    if wrong:
-        details = ", ".join(f"{k}: dataset {d}, config {c}" for k, (d, c) in wrong.items())
-        raise ConfigError(f"dataset {dataset_dir} does not fit the model config ({details}); rebuild it for "
-                          "this config (drop --dataset so it is built from --corpus) or use a matching config")
 
 
 def write_run_files(run_dir: str, config: Config, plan: dict | None) -> None:

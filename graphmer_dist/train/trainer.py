@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from graphmer_dist.checkpoint import capture_rng_state, restore_rng_state
+from graphmer_dist.config import parse_duration
 from graphmer_dist.train import checkpoint_io
 from graphmer_dist.train.distributed import all_reduce_sum, barrier
 from graphmer_dist.train.evaluate import evaluate
@@ -15,7 +17,6 @@ from graphmer_dist.train.hooks import TrainHooks
 from graphmer_dist.train.metrics import MetricsWriter, Progress
 from graphmer_dist.train.preemption import EXIT_PREEMPTED, StopRequest, TimeBudget
 from graphmer_dist.train.setup import TrainContext
-from graphmer_dist.config import parse_duration
 
 
 class Trainer:
@@ -58,9 +59,10 @@ class Trainer:
         """One optimizer step over grad_accum micro-batches; a metrics row on logging steps."""
         start, wait, loss_sum, samples = time.perf_counter(), 0.0, 0.0, 0
         strategy, accum = self.ctx.strategy, self.cfg.grad_accum_steps
+        micro_batches = self.ctx.train_batches.step_batches()
         for micro in range(accum):
             fetched = time.perf_counter()
-            batch, count = self.ctx.train_batches.next_batch()
+            batch, count = next(micro_batches)
             batch = {k: v.to(self.ctx.precision.device) for k, v in batch.items()}
             wait += time.perf_counter() - fetched
             with strategy.sync_context(micro == accum - 1):
@@ -113,16 +115,15 @@ class Trainer:
         strategy.save_sharded(str(directory))
         model_state = strategy.portable_state_dict()
         rank_state = {"step": self.step, "strategy": strategy.state_dict(),
-                      "sampler": self.ctx.train_batches.state_dict(), "rng": checkpoint_io.capture_rng()}
+                      "sampler": self.ctx.train_batches.state_dict(), "rng": capture_rng_state()}
         files = checkpoint_io.write_rank_files(directory, world.rank, rank_state, model_state,
                                                self.ctx.dataset_dir, self.cfg.to_json())
         all_files = _gather_dicts(files, world)
         if world.is_main:
-            checkpoint_io.write_manifest(directory, self.manifest_meta(), all_files)
+            checkpoint_io.write_manifest(directory, self.step, self.manifest_meta(), all_files)
         barrier(world)
         self.hooks.report({**self.last_row, "step": self.step}, str(directory))
-        if Path(directory).exists() and ".tmp-" not in directory.name:
-            shutil.rmtree(directory, ignore_errors=True)  # Ray copied it; the temp folder is ours to drop
+        shutil.rmtree(directory, ignore_errors=True)  # published (copied) by the hooks; the staging is ours
         self.last_saved = self.step
         seconds = time.perf_counter() - start
         self.budget.record_checkpoint(seconds)
@@ -130,9 +131,8 @@ class Trainer:
             self.benchmark.checkpoint(seconds)
 
     def manifest_meta(self) -> dict:
-        return {"step": self.step, "config_hash": self.cfg.hash(), "model_hash": self.cfg.model_hash(),
-                "world_size": self.ctx.world.world_size, "strategy": self.cfg.parallel.strategy,
-                "format_version": 1}
+        return {"config_hash": self.cfg.hash(), "model_hash": self.cfg.model_hash(),
+                "world_size": self.ctx.world.world_size, "strategy": self.cfg.parallel.strategy}
 
     def restore(self) -> None:
         found = self.hooks.resume_checkpoint()
@@ -144,7 +144,7 @@ class Trainer:
             self.ctx.strategy.load_model_state(checkpoint_io.read_model_state(directory))
         self.ctx.strategy.load_state_dict(state["strategy"], str(directory))
         self.ctx.train_batches.load_state_dict(state["sampler"])
-        checkpoint_io.restore_rng(state["rng"])
+        restore_rng_state(state["rng"])
         self.step = self.last_saved = state["step"]
         if world.is_main:
             print(f"resumed from {directory} at step {self.step}", flush=True)

@@ -1,0 +1,103 @@
+"""The thin Ray Train driver: plan + job → ScalingConfig/RunConfig → TorchTrainer(ray_train_loop).fit().
+
+Checkpoint layout decision: `RunConfig(storage_path=<run_dir>, name="checkpoints")` and every rank
+reports with `checkpoint_dir_name="step-NNNNNNN"` (supported by `ray.train.report` in Ray 2.60), so
+Ray's checkpoint folders *are* our `<run_dir>/checkpoints/step-NNNNNNN/` — written once (from each
+rank's temp folder), pruned by `CheckpointConfig(num_to_keep=checkpoint.keep)`, and readable by
+`--strategy single` and `graphmer-launch eval` like any other. Ray keeps its own bookkeeping
+(`checkpoint_manager_snapshot.json`) in the same folder; re-running with the same run folder lets a
+retried group resume from Ray's last registered checkpoint, and a new run falls back to our
+newest-valid-checkpoint search (`launch/ray_hooks.py`).
+
+Ray Train V2 (the default in 2.60): no `resume_from_checkpoint`, `verbose`, `checkpoint_frequency`
+or `trainer_resources` (they raise). S3 run folders go through pyarrow's S3FileSystem with
+`endpoint_override` when `checkpoint.s3_endpoint` is set (no `s3://` prefix then).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from graphmer_dist.errors import UserError
+
+WORKING_DIR_EXCLUDES = [".venv", "venv", "data", "runs", ".git", "**/__pycache__", "*.egg-info"]
+"""Never packaged into a cluster job's working_dir (Ray's limit is 512 MiB)."""
+
+
+def connect(address: str | None, num_cpus: int | None = None) -> None:
+    """Join a running cluster (`address`, e.g. 'auto' under `ray job submit`) or start a local one."""
+    import ray
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address)
+        return
+    # A private local cluster: token auth (on by default in 2.60) only gets in the way on loopback.
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
+
+
+def storage(run_dir: str, endpoint: str) -> tuple[str, Any]:
+    """(storage_path, storage_filesystem) for RunConfig; name='checkpoints' is appended by Ray."""
+    if "://" not in run_dir:
+        return os.path.abspath(os.path.expanduser(run_dir)), None
+    if not run_dir.startswith("s3://"):
+        raise UserError(f"run folder {run_dir}: only local paths and s3:// URIs are supported")
+    if not endpoint:
+        return run_dir, None
+    import pyarrow.fs
+    scheme, _, host = endpoint.partition("://") if "://" in endpoint else ("https", "", endpoint)
+    filesystem = pyarrow.fs.S3FileSystem(endpoint_override=host, scheme=scheme,
+                                         region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    return run_dir[len("s3://"):], filesystem
+
+
+def build_trainer(job: dict, use_gpu: bool):
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from launch.ray_hooks import ray_train_loop
+    parallel, checkpoint = job["config"]["parallel"], job["config"]["checkpoint"]
+    storage_path, filesystem = storage(job["run_dir"], checkpoint["s3_endpoint"])
+    return TorchTrainer(
+        ray_train_loop,
+        train_loop_config=job,
+        scaling_config=ScalingConfig(num_workers=parallel["num_workers"], use_gpu=use_gpu,
+                                     resources_per_worker={"CPU": parallel["cpus_per_worker"]}),
+        run_config=RunConfig(name="checkpoints", storage_path=storage_path, storage_filesystem=filesystem,
+                             failure_config=FailureConfig(max_failures=parallel["max_failures"]),
+                             checkpoint_config=CheckpointConfig(num_to_keep=checkpoint["keep"])))
+
+
+def run_with_ray(job: dict, use_gpu: bool, address: str | None) -> tuple[int, dict]:
+    """Train through Ray; (exit code, rank 0's last reported metrics)."""
+    from ray.train import TrainingFailedError
+    threads = job["config"]["train"]["num_threads"] or job["config"]["parallel"]["cpus_per_worker"]
+    job = {**job, "config": {**job["config"], "train": {**job["config"]["train"], "num_threads": threads}}}
+    connect(address)
+    try:
+        result = build_trainer(job, use_gpu).fit()
+    except TrainingFailedError as exc:
+        user_error = find_user_error(exc)
+        if user_error is not None:
+            raise user_error from None
+        raise
+    metrics = dict(result.metrics or {})
+    return int(metrics.get("exit_code", 0)), metrics
+
+
+def find_user_error(exc: BaseException) -> UserError | None:
+    """A worker's UserError inside Ray's wrappers, so the CLI prints it as one paragraph."""
+    seen, stack = set(), [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, UserError):
+            return current
+        stack.extend([current.__cause__, current.__context__, getattr(current, "cause", None)])
+        stack.extend(getattr(current, "worker_failures", {}).values())
+        stack.append(getattr(current, "controller_failure", None))
+    return None
