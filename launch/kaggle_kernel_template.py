@@ -20,6 +20,7 @@ INSTALL_FROM = __INSTALL_FROM__
 SOURCE_ZIP = __SOURCE_ZIP__
 SOURCE_DIR = "/tmp/graphmer-dist"
 """Outside /kaggle/working so the source does not clutter the version's output."""
+WORKING_DIR = "/kaggle/working"
 EXIT_PREEMPTED = 75
 """graphmer-launch's exit code after it checkpointed and stopped before the session limit."""
 
@@ -54,7 +55,7 @@ def install() -> None:
 def train() -> int:
     # `python -m launch.cli` rather than the console script: pip's script folder may not be on PATH.
     print("running:", " ".join(COMMAND), flush=True)
-    code = subprocess.run([sys.executable, "-m", "launch.cli", *COMMAND[1:]], cwd="/kaggle/working").returncode
+    code = subprocess.run([sys.executable, "-m", "launch.cli", *COMMAND[1:]], cwd=WORKING_DIR).returncode
     if code == EXIT_PREEMPTED:
         print("stopped before the session limit with a checkpoint in /kaggle/working; attach this version's "
               "output as input and push again to continue", flush=True)

@@ -1,5 +1,6 @@
 """`graphmer-launch kaggle bundle`: the kernel metadata, the generated script, and the errors it refuses with."""
 
+import importlib.util
 import json
 import re
 import runpy
@@ -140,3 +141,25 @@ def test_missing_id_without_kaggle_username(tmp_path, monkeypatch):
     monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
     with pytest.raises(ConfigError, match=r"needs the kernel's id: pass --id OWNER/SLUG"):
         kaggle_main(["bundle", "--out", str(tmp_path / "kernel")])
+
+
+@pytest.mark.slow  # a subprocess that imports torch: a few seconds
+def test_script_hands_its_command_to_our_cli_on_a_simulated_kaggle(tmp_path, monkeypatch, capfd):
+    """Kaggle simulated by its environment variable and folders under a temporary root; the script's
+    `train()` runs the real CLI (as a dry run, so it plans instead of training)."""
+    out = tmp_path / "kernel"
+    write_bundle(KaggleBundleOptions(kernel_id=KERNEL_ID, config="tiny", extra_args=("--dry-run", "--json")),
+                 out, SOURCE_ROOT)
+    spec = importlib.util.spec_from_file_location("kaggle_script", out / CODE_FILE)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")
+    monkeypatch.setenv("GRAPHMER_PLATFORM_ROOT", str(tmp_path))
+    for folder in ("kaggle/working", "kaggle/input", "kaggle/temp"):
+        (tmp_path / folder).mkdir(parents=True)
+    script.WORKING_DIR = str(tmp_path / "kaggle/working")
+    assert script.train() == 0
+    plan = json.loads(capfd.readouterr().out.split("\n", 1)[1])  # after the "running: ..." line
+    assert plan["platform"] == "kaggle" and plan["assumed_hardware"] is False
+    assert plan["run_dir"] == str(tmp_path / "kaggle/working/runs/tiny")
+    assert plan["resume_roots"] == [str(tmp_path / "kaggle/input")]
