@@ -97,7 +97,8 @@ def kernel_metadata(options: KaggleBundleOptions) -> dict[str, object]:
 
 def source_archive(root: Path) -> bytes:
     """A deterministic zip of the checkout parts `pip install -e` needs."""
-    missing = [part for part in ("pyproject.toml", "graphmer_dist", "launch", "platforms") if not (root / part).exists()]
+    required = ("pyproject.toml", "graphmer_dist", "launch", "platforms")
+    missing = [part for part in required if not (root / part).exists()]
     if missing:
         raise ConfigError(f"kaggle bundle embeds the package source but {root} is not a source checkout (missing "
                           f"{missing}); run it from a git clone, or pass --install-from with a pip requirement")
@@ -121,18 +122,20 @@ def _source_files(root: Path) -> list[Path]:
 
 
 def kernel_script(options: KaggleBundleOptions, archive: bytes | None) -> str:
-    """The kernel's code file: the template below with this bundle's values filled in."""
+    """The kernel's code file: the template with this bundle's values in place of its defaults."""
     encoded = base64.b64encode(archive).decode("ascii") if archive else ""
     chunks = [encoded[i:i + 100] for i in range(0, len(encoded), 100)]
     values = {
-        "__COMMAND__": repr(train_command(options)),
-        "__INTERNET__": repr(options.internet),
-        "__INSTALL_FROM__": repr(options.install_from),
-        "__SOURCE_ZIP__": "(\n" + "".join(f"    {chunk!r}\n" for chunk in chunks) + ")" if chunks else "''",
+        "COMMAND": repr(train_command(options)),
+        "INTERNET": repr(options.internet),
+        "INSTALL_FROM": repr(options.install_from),
+        "SOURCE_ZIP": "(\n" + "".join(f"    {chunk!r}\n" for chunk in chunks) + ")" if chunks else "''",
     }
     script = _TEMPLATE.read_text(encoding="utf-8")
-    for placeholder, value in values.items():
-        script = script.replace(placeholder, value)
+    for name, value in values.items():
+        line = f"{name} = {value}"
+        script, count = re.subn(rf"^{name} = .*$", lambda _, line=line: line, script, count=1, flags=re.M)
+        assert count == 1, f"the kernel template lost its `{name} = ...` line"
     return script
 
 

@@ -4,7 +4,6 @@ Every version of this kernel installs graphmer-dist and runs the command in COMM
 /kaggle/working, which Kaggle keeps as the version's output. To continue in a later session, attach that
 output as input (this kernel under "kernel_sources", or the output saved as a dataset under
 "dataset_sources") and push again: `--resume auto` also looks under /kaggle/input for the newest checkpoint.
-This file is a template inside the package; the placeholders below are filled in by launch/kaggle_bundle.py.
 """
 
 import base64
@@ -14,10 +13,11 @@ import subprocess
 import sys
 import zipfile
 
-COMMAND = __COMMAND__
-INTERNET = __INTERNET__
-INSTALL_FROM = __INSTALL_FROM__
-SOURCE_ZIP = __SOURCE_ZIP__
+# Filled in by launch/kaggle_bundle.py; these defaults only keep the template importable.
+COMMAND = ["graphmer-launch", "--platform", "kaggle", "--resume", "auto"]
+INTERNET = True
+INSTALL_FROM = None
+SOURCE_ZIP = ""
 SOURCE_DIR = "/tmp/graphmer-dist"
 """Outside /kaggle/working so the source does not clutter the version's output."""
 WORKING_DIR = "/kaggle/working"

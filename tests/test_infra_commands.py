@@ -112,7 +112,8 @@ def ray_recorder(tmp_path):
     needs a running cluster, so only the command line the wrapper builds is checked here."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "ray").write_text('#!/bin/sh\npwd > "$RECORD.cwd"\nfor a in "$@"; do printf "%s\\n" "$a"; done > "$RECORD"\n')
+    (bin_dir / "ray").write_text('#!/bin/sh\npwd > "$RECORD.cwd"\n'
+                                 'for a in "$@"; do printf "%s\\n" "$a"; done > "$RECORD"\n')
     (bin_dir / "ray").chmod(0o755)
     record = tmp_path / "ray-args"
 

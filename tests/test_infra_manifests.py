@@ -10,6 +10,7 @@ import jsonschema
 import nbformat
 import pytest
 import yaml
+
 # Imported at collection: importing ray sets RAY_CLIENT_MODE, which the leak check would blame on a test.
 from ray.autoscaler._private.util import prepare_config, validate_config
 
