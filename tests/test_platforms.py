@@ -165,3 +165,12 @@ def test_unknown_platform_name_lists_the_choices():
 
 def test_simulations_cover_every_adapter():
     assert set(SIMULATIONS) == set(ADAPTERS)
+
+
+@pytest.mark.slow
+def test_cluster_adapter_reads_a_real_local_ray(monkeypatch, tmp_path, ray_cluster):
+    simulate(monkeypatch, tmp_path, "local")
+    spec = platforms.resolve("auto", address="auto")  # an --address alone means a cluster
+    resources = ray_cluster.cluster_resources()
+    assert spec.name == "cluster" and spec.accelerator == "cpu" and spec.num_nodes == 1
+    assert spec.cpus == int(resources["CPU"]) and not spec.shared_storage_required
