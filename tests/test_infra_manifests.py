@@ -59,6 +59,31 @@ def test_kuberay_rayjob_has_the_fields_that_make_it_resume():
         assert int(limits["nvidia.com/gpu"]) >= 1
 
 
+# Field names of KubeRay's ray.io/v1 RayJobSpec / RayClusterSpec / WorkerGroupSpec (ray-operator/apis/ray/v1).
+# The operator drops unknown fields silently, so a misspelt `shutdownAfterJobFinish` would just be ignored.
+RAYJOB_SPEC_FIELDS = {
+    "activeDeadlineSeconds", "backoffLimit", "rayClusterSpec", "submitterPodTemplate", "metadata",
+    "clusterSelector", "submitterConfig", "managedBy", "deletionStrategy", "entrypoint", "runtimeEnvYAML",
+    "jobId", "submissionMode", "entrypointResources", "entrypointNumCpus", "entrypointNumGpus",
+    "ttlSecondsAfterFinished", "shutdownAfterJobFinishes", "suspend", "schedule"}
+RAYCLUSTER_SPEC_FIELDS = {"rayVersion", "headGroupSpec", "workerGroupSpecs", "enableInTreeAutoscaling",
+                          "autoscalerOptions", "headServiceAnnotations", "suspend", "managedBy",
+                          "gcsFaultToleranceOptions", "authOptions"}
+WORKER_GROUP_FIELDS = {"groupName", "replicas", "minReplicas", "maxReplicas", "rayStartParams", "template",
+                       "scaleStrategy", "suspend", "idleTimeoutSeconds", "numOfHosts"}
+
+
+def test_kuberay_rayjob_uses_only_known_field_names():
+    spec = yaml.safe_load((INFRA / "k8s/rayjob.yaml").read_text())["spec"]
+    assert set(spec) <= RAYJOB_SPEC_FIELDS, set(spec) - RAYJOB_SPEC_FIELDS
+    cluster = spec["rayClusterSpec"]
+    assert set(cluster) <= RAYCLUSTER_SPEC_FIELDS, set(cluster) - RAYCLUSTER_SPEC_FIELDS
+    for group in cluster["workerGroupSpecs"]:
+        assert set(group) <= WORKER_GROUP_FIELDS, set(group) - WORKER_GROUP_FIELDS
+    assert all(isinstance(v, str) for v in cluster["headGroupSpec"]["rayStartParams"].values()), \
+        "rayStartParams values must be strings"
+
+
 @dataclass(frozen=True)
 class PipInstall:
     env: tuple[str, ...]
@@ -117,6 +142,18 @@ def test_torch_goes_in_before_the_package(name):
     ours = pip_installs(INSTALL_TEXTS[name])
     torch = [i for i in ours if any(t.startswith(("torch", '"$TORCH', "$TORCH")) for t in i.targets)]
     assert torch and ours.index(torch[0]) < ours.index(package_install(ours))
+
+
+DOCKER_INSTRUCTIONS = {"FROM", "ARG", "ENV", "RUN", "COPY", "WORKDIR", "CMD", "ENTRYPOINT", "LABEL", "USER"}
+
+
+def test_dockerfile_lines_are_instructions():
+    """The build is not run here; at least every logical line must be a Dockerfile instruction."""
+    text = (INFRA / "docker/Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    words = [line.split()[0] for line in lines]
+    assert set(words) <= DOCKER_INSTRUCTIONS, set(words) - DOCKER_INSTRUCTIONS
+    assert words[0] in ("ARG", "FROM") and "FROM" in words
 
 
 def test_dockerfile_cpu_variant_pins_the_makefiles_cpu_torch():
