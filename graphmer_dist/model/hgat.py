@@ -27,6 +27,14 @@ class HGAT(nn.Module):
         self.relation_weight = nn.Parameter(torch.empty(model.num_relations, d, d))   # W_r
         self.relation_attention = nn.Parameter(torch.empty(model.num_relations, 2 * d))  # a_r = [a_t; a_h]
         self.dropout = nn.Dropout(model.hgat_dropout)
+        self.reset_parameters(model.init_std)
+
+    def reset_parameters(self, std: float) -> None:
+        """normal(0, std), and relation 0 ("no relation") all zero: it must never contribute."""
+        with torch.no_grad():
+            for table in (self.relation_weight, self.relation_attention):
+                nn.init.normal_(table, mean=0.0, std=std)
+                table[0].zero_()
 
     def forward(self, embeddings: torch.Tensor, leaf_relation: torch.Tensor, head_length: torch.Tensor,
                 leaf_valid: torch.Tensor) -> torch.Tensor:

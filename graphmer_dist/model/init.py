@@ -3,7 +3,6 @@ unit LayerNorms, and the row of relation 0 ("no relation") zero in every relatio
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 
@@ -17,8 +16,4 @@ def init_graphmert(model: nn.Module) -> None:
         if isinstance(module, nn.LayerNorm):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
-    hgat = model.encoder.hgat
-    with torch.no_grad():
-        for table in (hgat.relation_weight, hgat.relation_attention):
-            nn.init.normal_(table, mean=0.0, std=std)
-            table[0].zero_()
+    model.encoder.hgat.reset_parameters(std)
