@@ -81,6 +81,7 @@ def make_plan(spec: PlatformSpec, config: Config, overrides: Iterable[str] = ())
     strategy = explicit.get("parallel.strategy")
     workers = explicit.get("parallel.num_workers") or rules.default_workers(spec, strategy, config.train.global_batch_size)
     _check_workers(spec, config, workers, explicit, problems)
+    rules.check_offload_ram(spec, config, explicit.get("parallel.offload_optimizer"), problems)
     run_dir = rules.choose_run_dir(spec, config, config.checkpoint.run_dir)
     for feature in rules.requested_features(spec, run_dir, workers):
         if feature in spec.unsupported:

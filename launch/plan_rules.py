@@ -109,6 +109,14 @@ def does_not_fit(config: Config, spec: PlatformSpec, candidates: list[tuple[str,
             "let the plan choose the strategy (drop --strategy/--zero-stage)")
 
 
+def check_offload_ram(spec: PlatformSpec, config: Config, offload: bool | None, problems: list[str]) -> None:
+    needed = offload_ram_bytes(param_count(config.model))
+    available = int(spec.ram_bytes * CPU_USABLE_FRACTION)
+    if offload and needed > available:
+        problems.append(f"parallel.offload_optimizer=true: the optimizer states need ~{needed / GIB:.1f} GiB of RAM "
+                        f"and {spec.name} offers {available / GIB:.1f} GiB usable; drop the offload or use ZeRO-3")
+
+
 def choose_time_limit(spec: PlatformSpec, requested: str, problems: list[str]) -> float | None:
     session = spec.time_limit_s
     wanted = parse_duration(requested, "train.time_limit")

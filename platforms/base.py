@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
+from graphmer_dist.errors import ConfigError
 from platforms.hardware import GIB, parse_hardware
 from platforms.probe import ProbedGpu, cpu_has_bf16, cpu_name, probe_cpus, probe_gpus, probe_ram_bytes
 from platforms.spec import PlatformSpec
@@ -97,8 +98,6 @@ class NotebookPlatform(Platform):
                             notes=self.notes(), unsupported=dict(self.UNSUPPORTED))
 
     def _standard_fields(self, hardware: str) -> dict:
-        from graphmer_dist.errors import ConfigError
-
         if hardware.lower() in self.UNSUPPORTED:
             raise ConfigError(f"--hardware '{hardware}' on {self.name}: {self.UNSUPPORTED[hardware.lower()]}")
         if hardware.upper() not in {h.upper() for h in self.HARDWARE}:

@@ -189,3 +189,9 @@ def test_parameter_count_matches_the_real_model(monkeypatch, tmp_path, config_na
     with torch.device("meta"):  # shapes only: no memory, no init cost
         model = GraphMERForPretraining(config.model, config.train)
     assert param_count(config.model) == sum(p.numel() for p in model.parameters())
+
+
+def test_explicit_offload_without_enough_ram_is_refused(away):
+    overrides = ["parallel.strategy=deepspeed", "parallel.offload_optimizer=true"]
+    with pytest.raises(ConfigError, match=r"optimizer states need ~\d+\.\d GiB of RAM and colab offers 9\.5 GiB"):
+        make_plan(platforms.resolve("colab"), load_config("graphmer-se-85m", HUGE), overrides)
