@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.datasets import TINY_DATASET_OVERRIDES, copy_stdlib_packages
+from fixtures.datasets import TINY_CORPUS, TINY_DATASET_OVERRIDES, copy_stdlib_packages
 from graphmer_dist.config_loader import load_config
 from graphmer_dist.data import build_or_reuse, open_dataset
 from graphmer_dist.errors import DataError
@@ -97,6 +97,8 @@ def test_tiny_dataset_fixture_is_real_dense_and_split(tiny_dataset):
     dataset = open_dataset(tiny_dataset)
     dataset.check_compatible(load_config("tiny").model)
     manifest = dataset.manifest
-    assert manifest["num_files"] >= 30 and manifest["num_triples"] > 1000 and len(manifest["relations"]) >= 10
-    assert manifest["triples_per_sequence"]["train"] > 1.0
+    assert manifest["num_files"] == len(list(TINY_CORPUS.rglob("*.py"))) and manifest["num_files_skipped"] == 0
+    assert manifest["num_triples"] > 300 and len(manifest["relations"]) >= 15
+    assert all(manifest["num_injected"][split] > 0 for split in ("train", "val", "test"))
+    assert manifest["triples_per_sequence"]["train"] > 0.5  # enough leaves for MNM tests to see labels
     assert os.path.isfile(dataset.tokenizer_path)
