@@ -111,12 +111,14 @@ def test_time_limit_stops_early_with_a_checkpoint(tiny_dataset, tmp_path):
 
 
 def test_gradient_accumulation_matches_one_big_batch(tiny_dataset, tmp_path):
+    """Accumulating 2 × micro 2 equals one micro-batch of 4 (the prefetching loader feeds the latter,
+    so it is also checked to hand out the same batches)."""
     from graphmer_dist.train.loop import train_loop_per_worker
     no_dropout = ["model.dropout=0", "model.hgat_dropout=0", "train.steps=2", "checkpoint.every_steps=2",
                   "train.global_batch_size=4"]
-    for name, micro in (("accumulated", 2), ("whole", 4)):
-        assert train_loop_per_worker(job(tiny_dataset, tmp_path / name, *no_dropout,
-                                         f"train.micro_batch_size={micro}")) == 0
+    for name, micro, loaders in (("accumulated", 2, 0), ("whole", 4, 2)):
+        assert train_loop_per_worker(job(tiny_dataset, tmp_path / name, *no_dropout, f"train.micro_batch_size={micro}",
+                                         f"train.dataloader_workers={loaders}")) == 0
     a, b = final_weights(tmp_path / "accumulated", 2), final_weights(tmp_path / "whole", 2)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)

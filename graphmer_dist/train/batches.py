@@ -1,14 +1,15 @@
 """Micro-batches for one rank: sample indices from the sharded sampler → shard rows → masked batch.
 
 Masking seeds are derived from (train.seed, epoch, global sample index) only, so a sample is masked the
-same way whatever the batch it lands in, the number of workers, or whether the run was resumed. Nothing
-is prefetched: the sampler's position after the last consumed micro-batch is exactly what a
-checkpoint stores.
+same way whatever the batch it lands in, the number of workers, or whether the run was resumed. Steps may be
+prepared ahead (train.dataloader_workers > 0); the checkpointed position is still the last step trained.
 """
 
 from __future__ import annotations
 
 import bisect
+import queue
+import threading
 from typing import Iterator
 
 import numpy as np
@@ -52,29 +53,63 @@ class ShardRows:
 
 
 class TrainBatches:
-    """This rank's micro-batches of each optimizer step; `state_dict()` is the sampler position after
-    the last step taken (the sampler's state is global, so it is the same on every rank)."""
+    """This rank's micro-batches, one optimizer step at a time.
 
-    def __init__(self, rows: ShardRows, sampler, collator, micro_batch_size: int, seed: int) -> None:
-        self.rows = rows
-        self.sampler = sampler
-        self.collator = collator
-        self.micro_batch_size = micro_batch_size
-        self.seed = seed
+    With `prefetch` > 0 a background thread reads and masks up to that many steps ahead (the masking
+    is numpy and mostly releases the GIL; it keeps a GPU fed). Each prepared step carries the sampler
+    state *after* it, and `state_dict()` returns the one of the last step handed out — so a checkpoint
+    records exactly what was trained on, however far the thread has read ahead. The sampler's state is
+    global, hence the same on every rank.
+    """
+
+    def __init__(self, rows: ShardRows, sampler, collator, micro_batch_size: int, seed: int,
+                 prefetch: int = 0) -> None:
+        self.rows, self.sampler, self.collator = rows, sampler, collator
+        self.micro_batch_size, self.seed, self.prefetch = micro_batch_size, seed, prefetch
+        self._state = sampler.state_dict()
+        self._queue: queue.Queue | None = None
 
     def step_batches(self) -> Iterator[tuple[dict[str, torch.Tensor], int]]:
         """(masked micro-batch, samples in it) for each micro-batch of the next optimizer step."""
+        if self.prefetch == 0:
+            prepared, self._state = self._prepare()
+        else:
+            if self._queue is None:
+                self._start_thread()
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            prepared, self._state = item
+        return iter(prepared)
+
+    def _prepare(self) -> tuple[list[tuple[dict[str, torch.Tensor], int]], dict]:
         share = self.sampler.next_batch()  # this rank's G/W samples of the global batch
+        prepared = []
         for start in range(0, len(share.indices), self.micro_batch_size):
             indices = share.indices[start:start + self.micro_batch_size]
             seeds = sample_seeds(self.seed, share.epoch, indices)
-            yield self.collator(self.rows.gather(indices), seeds), len(indices)
+            prepared.append((self.collator(self.rows.gather(indices), seeds), len(indices)))
+        return prepared, self.sampler.state_dict()
+
+    def _start_thread(self) -> None:
+        self._queue = queue.Queue(maxsize=self.prefetch)
+
+        def produce() -> None:
+            try:
+                while True:
+                    self._queue.put(self._prepare())
+            except BaseException as exc:  # handed to the training thread, which raises it
+                self._queue.put(exc)
+
+        threading.Thread(target=produce, name="graphmer-batches", daemon=True).start()
 
     def state_dict(self) -> dict:
-        return self.sampler.state_dict()
+        return dict(self._state)
 
     def load_state_dict(self, state: dict) -> None:
+        assert self._queue is None, "load the data position before the first step"
         self.sampler.load_state_dict(state)
+        self._state = self.sampler.state_dict()
 
 
 def eval_batches(rows: ShardRows, collator, micro_batch_size: int, max_batches: int, seed: int,

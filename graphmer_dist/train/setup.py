@@ -10,7 +10,6 @@ import torch
 
 from graphmer_dist.config import Config
 from graphmer_dist.config_loader import config_from_dict
-from graphmer_dist.errors import ConfigError
 from graphmer_dist.train.batches import ShardRows, TrainBatches
 from graphmer_dist.train.distributed import WorldInfo, build_strategy, init_world
 from graphmer_dist.train.precision import Precision, build_precision, resolve_device
@@ -42,9 +41,6 @@ def build_context(job: dict) -> TrainContext:
     from graphmer_dist.train.sampler import ShardedSampler
 
     config = config_from_dict(job["config"])
-    if config.train.dataloader_workers > 0:
-        raise ConfigError("config key 'train.dataloader_workers': background loading is not supported yet "
-                          "(batches are masked in the training process); set it to 0")
     configure_threads(config.train.num_threads)
     device = resolve_device(config.train.device)
     world = init_world(config.parallel.strategy, device)
@@ -60,7 +56,8 @@ def build_context(job: dict) -> TrainContext:
     rows = ShardRows(dataset, "train")
     sampler = ShardedSampler(rows.sizes, config.train.seed, config.train.global_batch_size,
                              rank=world.rank, world_size=world.world_size)
-    batches = TrainBatches(rows, sampler, collator, config.train.micro_batch_size, config.train.seed)
+    batches = TrainBatches(rows, sampler, collator, config.train.micro_batch_size, config.train.seed,
+                           prefetch=config.train.dataloader_workers)
     val_rows = ShardRows(dataset, "val") if sum(dataset.shard_sizes("val")) else None
     return TrainContext(config, world, precision, strategy, batches, val_rows, collator,
                         job["dataset_dir"], job["run_dir"])
