@@ -119,6 +119,12 @@ def test_gradient_accumulation_matches_one_big_batch(tiny_dataset, tmp_path):
     for name, micro, loaders in (("accumulated", 2, 0), ("whole", 4, 2)):
         assert train_loop_per_worker(job(tiny_dataset, tmp_path / name, *no_dropout, f"train.micro_batch_size={micro}",
                                          f"train.dataloader_workers={loaders}")) == 0
+    # Not bit-equal: each micro-batch's loss is a mean over its own masked tokens (DESIGN.md §3), so
+    # the two averages weight tokens slightly differently. The pre-clip gradient norm would double
+    # if the loss were not divided by the accumulation steps (Adam and clipping hide that in weights).
+    norms = {name: [json.loads(line)["grad_norm"] for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+                    if "grad_norm" in line] for name in ("accumulated", "whole")}
+    assert norms["accumulated"] == pytest.approx(norms["whole"], rel=0.05)
     a, b = final_weights(tmp_path / "accumulated", 2), final_weights(tmp_path / "whole", 2)
     for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(a[key], b[key], rtol=1e-3, atol=5e-4)
