@@ -100,10 +100,10 @@ def _facts(resolver: Resolver, raw: RawFile, out: set[tuple[str, str, str]]) -> 
     tests = set(raw.test_functions)
     for head, fact, ref in raw.facts:
         tail = resolver.resolve(ref)
-        if tail is None or tail == head:
-            continue
+        if tail is None or tail == head or resolver.parent.get(tail) == head:
+            continue  # a function reading its own locals, or a class its own attributes, says nothing
         relation = _relation(fact, entities[head], entities[tail], tail)
-        if relation is None:
+        if relation is None or (relation == "uses" and tail in resolver.external_modules):
             continue
         out.add((head, relation, tail))
         if head in tests and relation in ("calls", "invokes", "instantiates") and tail in resolver.parent:

@@ -4,14 +4,14 @@ Entity kinds: `module`, `class`, `exception` (a class deriving from BaseExceptio
 included as `builtins.ValueError`), `function` (module-level or nested), `method` (defined in a class
 body), `attribute` (class-body assignment or `self.x = ...`), `variable` (module-level assignment),
 `external` (a dotted name rooted outside the corpus, e.g. `numpy.zeros`, or a builtin class such as
-`builtins.dict`). "code" below means module | class | exception | function | method: the innermost
+`builtins.dict`). Parameters and local variables are `variable`s named `module.func.name`. "code" below means module | class | exception | function | method: the innermost
 definition whose body holds the statement (module-level statements belong to the module).
 
 | relation       | head → tail                                       | meaning |
 |----------------|---------------------------------------------------|---------|
 | defines        | module → class, exception, function, variable     | top-level definition in the module |
 | declares       | class, exception → method, attribute, class, exception | member declared in the class body (attributes also via `self.x = ...`) |
-| contains       | module → module; function, method → function, class, exception | package → submodule; nested definition |
+| contains       | module → module; function, method → function, class, exception, variable | package → submodule; nested definition; parameter or local variable |
 | defined_in     | any defined entity → its module, class or function | inverse of defines / declares / contains (nested) |
 | inherits_from  | class, exception → class, exception, external     | a direct base class |
 | implements     | class, exception → class, exception               | a direct base that is abstract (has an @abstractmethod, metaclass=ABCMeta, or derives directly from abc.ABC / typing.Protocol) |
@@ -50,7 +50,8 @@ _MAX_LISTED = 20
 DOMAIN_RANGE: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "defines": (frozenset({"module"}), frozenset({"class", "exception", "function", "variable"})),
     "declares": (_CLASSES, frozenset({"method", "attribute", "class", "exception"})),
-    "contains": (frozenset({"module", "function", "method"}), frozenset({"module", "function", "class", "exception"})),
+    "contains": (frozenset({"module", "function", "method"}),
+                 frozenset({"module", "function", "class", "exception", "variable"})),
     "defined_in": (_DEFINED, frozenset({"module", "class", "exception", "function", "method"})),
     "inherits_from": (_CLASSES, _TYPES),
     "implements": (_CLASSES, _CLASSES),

@@ -7,7 +7,6 @@ those that do not. Facts are recorded against the innermost function, class or m
 from __future__ import annotations
 
 import ast
-import re
 
 from graphmer_dist.kg import bindings, scopes
 from graphmer_dist.kg.offsets import LineOffsets
@@ -26,8 +25,11 @@ class PythonVisitor(ast.NodeVisitor):
         self.offsets = LineOffsets(raw.text)
         self.stack = scopes.ScopeStack(self.module)
         self.heads: list[str] = [self.module]
-        self.declared: set[str] = set()
+        self.declared: set[tuple[str, str]] = set()
         self.instance_attributes: dict[str, list[str]] = {}
+        self.generators: set[str] = set()
+        self._dispatch = {getattr(ast, name[6:]): getattr(self, name) for name in dir(self)
+                          if name.startswith("visit_") and hasattr(ast, name[6:])}
 
     # ---- entry ---------------------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
@@ -41,10 +43,28 @@ class PythonVisitor(ast.NodeVisitor):
         for stmt in tree.body:
             self.visit(stmt)
 
+    # ---- traversal: NodeVisitor's, minus its per-node reflection (most of the extraction time) ---
+    def visit(self, node: ast.AST) -> None:
+        method = self._dispatch.get(type(node))
+        if method is not None:
+            method(node)
+        else:
+            self.generic_visit(node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for name in _child_fields(type(node)):
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
+
     # ---- recording helpers -----------------------------------------------------------------------
     def _declare(self, qname: str, kind: str, parent: str) -> None:
-        if qname not in self.declared:
-            self.declared.add(qname)
+        if (qname, kind) not in self.declared:  # the resolver picks one kind if a name has several
+            self.declared.add((qname, kind))
             self.raw.definitions.append((qname, kind, parent))
 
     def _fact(self, kind: str, ref: Ref | None, head: str | None = None) -> None:
@@ -59,11 +79,15 @@ class PythonVisitor(ast.NodeVisitor):
         length = len(node.id) if isinstance(node, ast.Name) else len(node.attr)
         self.raw.mentions.append((end - length, end, ref))
 
-    def _mention_name_at(self, lineno: int, col: int, pattern: re.Pattern[str], ref: Ref) -> None:
-        line_start = self.offsets.starts[lineno - 1]
-        match = pattern.search(self.offsets.line(lineno), self.offsets.char_col(lineno, col))
-        if match:
-            self.raw.mentions.append((line_start + match.start(1), line_start + match.end(1), ref))
+    def _mention_definition(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, keyword: str,
+                            ref: Ref) -> None:
+        """Mention the name after `def`/`class` (ast gives only the statement's start)."""
+        line = self.offsets.line(node.lineno)
+        after_keyword = line.find(keyword, self.offsets.char_col(node.lineno, node.col_offset)) + len(keyword)
+        start = line.find(node.name, after_keyword)
+        if after_keyword >= len(keyword) and start >= 0:  # else the name is on a continuation line
+            begin = self.offsets.starts[node.lineno - 1] + start
+            self.raw.mentions.append((begin, begin + len(node.name), ref))
 
     def reference(self, node: ast.expr, kind: str, head: str | None = None) -> Ref | None:
         """Record `node` (a name, attribute or call) as a `kind` fact with a mention; visit its parts."""
@@ -88,7 +112,7 @@ class PythonVisitor(ast.NodeVisitor):
         qname = f"{self.heads[-1]}.{node.name}"
         is_method = parent.kind == "class"
         self._declare(qname, "method" if is_method else "function", self.heads[-1])
-        self._mention_name_at(node.lineno, node.col_offset, _def_pattern(node.name), ("n", qname))
+        self._mention_definition(node, "def", ("n", qname))
         self._decorators(node, qname, parent.qname if is_method else "")
         for default in (*node.args.defaults, *node.args.kw_defaults):
             if default is not None:
@@ -96,13 +120,19 @@ class PythonVisitor(ast.NodeVisitor):
         found = bindings.collect(node.body, self.module, self.is_package, node.args)
         self_name = _self_name(node) if is_method else ""
         scope = scopes.function_scope(qname, self.module, found, parent.qname if is_method else "", self_name)
+        for name in scopes.function_locals(found, self_name):
+            self._declare(f"{qname}.{name}", "variable", qname)
         self.stack.scopes.append(scope)
         self.heads.append(qname)
-        self._annotations(node, found.has_yield)
+        self._annotations(node)
         if self.is_test and node.name.startswith("test"):
             self.raw.test_functions.append(qname)
         for stmt in node.body:
             self.visit(stmt)
+        if qname in self.generators and node.returns is not None:
+            element = _iterator_element(node.returns)
+            if element is not None:
+                self._type_names(element, "yield_type", mention=False)
         self.heads.pop()
         self.stack.scopes.pop()
 
@@ -115,16 +145,19 @@ class PythonVisitor(ast.NodeVisitor):
             if owner_class and ref and ref[-1].endswith("abstractmethod"):
                 self.raw.abstract.add(owner_class)
 
-    def _annotations(self, node: ast.FunctionDef | ast.AsyncFunctionDef, is_generator: bool) -> None:
+    def _annotations(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs,
                     node.args.vararg, node.args.kwarg):
-            if arg is not None and arg.annotation is not None:
+            if arg is None:
+                continue
+            ref = self.stack.lookup(arg.arg)
+            if ref is not None:
+                start = self.offsets.index(arg.lineno, arg.col_offset)
+                self.raw.mentions.append((start, start + len(arg.arg), ref))
+            if arg.annotation is not None:
                 self._type_names(arg.annotation, "ref")
         if node.returns is not None:
             self._type_names(node.returns, "return_type")
-            element = _iterator_element(node.returns) if is_generator else None
-            if element is not None:
-                self._type_names(element, "yield_type", mention=False)
 
     def _type_names(self, annotation: ast.expr, kind: str, mention: bool = True) -> None:
         """Record every (dotted) name inside a type annotation, including string annotations."""
@@ -145,7 +178,7 @@ class PythonVisitor(ast.NodeVisitor):
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         qname = f"{self.heads[-1]}.{node.name}"
         self._declare(qname, "class", self.heads[-1])
-        self._mention_name_at(node.lineno, node.col_offset, _class_pattern(node.name), ("n", qname))
+        self._mention_definition(node, "class", ("n", qname))
         self._decorators(node, qname, "")
         bases = self.raw.bases.setdefault(qname, [])
         for base in node.bases:
@@ -212,10 +245,16 @@ class PythonVisitor(ast.NodeVisitor):
             self._fact("return_value", self.stack.resolve(node.value.func))
         self.generic_visit(node)
 
-    def visit_Yield(self, node: ast.Yield) -> None:
-        if isinstance(node.value, ast.Call):
+    def visit_Yield(self, node: ast.Yield | ast.YieldFrom) -> None:
+        self.generators.add(self.heads[-1])
+        if isinstance(node, ast.Yield) and isinstance(node.value, ast.Call):
             self._fact("yield_value", self.stack.resolve(node.value.func))
         self.generic_visit(node)
+
+    visit_YieldFrom = visit_Yield
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        pass  # nothing to record; skipping the generic walk saves time on literal-heavy files
 
     # ---- imports -------------------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
@@ -281,9 +320,15 @@ def _iterator_element(annotation: ast.expr) -> ast.expr | None:
     return inner.elts[0] if isinstance(inner, ast.Tuple) and inner.elts else inner
 
 
-def _def_pattern(name: str) -> re.Pattern[str]:
-    return re.compile(rf"def\s+({re.escape(name)})\b")
+_SCALAR_FIELDS = frozenset({"ctx", "op", "id", "attr", "name", "arg", "kind", "type_comment", "level",
+                            "module", "is_async", "conversion", "simple", "lineno", "col_offset",
+                            "end_lineno", "end_col_offset", "asname", "names", "value_str"})
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
-def _class_pattern(name: str) -> re.Pattern[str]:
-    return re.compile(rf"class\s+({re.escape(name)})\b")
+def _child_fields(node_type: type) -> tuple[str, ...]:
+    """Fields of an ast node type that can hold child nodes (contexts and operators are skipped)."""
+    fields = _FIELDS.get(node_type)
+    if fields is None:
+        fields = _FIELDS[node_type] = tuple(f for f in node_type._fields if f not in _SCALAR_FIELDS)
+    return fields

@@ -14,6 +14,7 @@ import builtins
 from graphmer_dist.kg.raw import RawFile, Ref
 
 _MAX_ALIAS_HOPS = 8
+_PRIORITY = {"class": 3, "function": 2, "method": 2, "attribute": 1, "variable": 1}
 BUILTIN_EXCEPTIONS = frozenset(n for n, v in vars(builtins).items()
                                if isinstance(v, type) and issubclass(v, BaseException))
 BUILTIN_CLASSES = frozenset(n for n, v in vars(builtins).items() if isinstance(v, type)) - BUILTIN_EXCEPTIONS
@@ -26,11 +27,16 @@ class Resolver:
         self.aliases: dict[str, str] = {}
         self.stars: dict[str, list[str]] = {}
         self.base_refs: dict[str, list[Ref]] = {}
+        self.external_modules: set[str] = set()
+        """External names known to be modules (imported by name), which `uses` never points at."""
         for raw in raws:
             self.entities[raw.source.module] = "module"
         for raw in raws:
             for qname, kind, parent in raw.definitions:
-                self.entities.setdefault(qname, kind)
+                # a name defined twice (`def X` in one branch, `class X` in another) keeps the kind
+                # that can own members, so its members' triples stay well-typed
+                if _PRIORITY[kind] > _PRIORITY.get(self.entities.get(qname, ""), -1):
+                    self.entities[qname] = kind
                 self.parent.setdefault(qname, parent)
             self.aliases.update(raw.aliases)
             self.stars[raw.source.module] = raw.stars
@@ -39,6 +45,7 @@ class Resolver:
         self.top_level = {name.split(".")[0] for name, kind in self.entities.items() if kind == "module"}
         self._names: dict[str, str | None] = {}
         self._bases: dict[str, list[str]] = {}
+        self._mark_dynamic_classes()
         self._mark_exceptions()
 
     # ---- references ----------------------------------------------------------------------------
@@ -54,6 +61,7 @@ class Resolver:
         if self.entities.get(module) == "module":
             return module
         if tag == "im" and module and module.split(".")[0] not in self.top_level:
+            self.external_modules.add(module)
             return self._external(module)
         return None
 
@@ -84,6 +92,8 @@ class Resolver:
 
     def _inside(self, prefix: str, kind: str, rest: list[str], hops: int) -> str | None:
         """`prefix` is a known entity and `rest` names something inside it."""
+        if kind == "external":  # `math` is imported but not in the corpus, so `math.sqrt` is external too
+            return self._external(".".join([prefix, *rest]))
         if kind in ("class", "exception") and len(rest) == 1:
             return self.member(prefix, rest[0], include_self=True)
         if kind == "module" and len(rest) == 1 and hops < _MAX_ALIAS_HOPS:
@@ -133,6 +143,13 @@ class Resolver:
             if candidate in self.entities:
                 return candidate
         return None
+
+    def _mark_dynamic_classes(self) -> None:
+        """A variable used as a base class holds a class built at run time (`Point = namedtuple(...)`)."""
+        for cls in [n for n, k in self.entities.items() if k == "class"]:
+            for base in self.bases(cls):
+                if self.entities.get(base) in ("variable", "attribute"):
+                    self.entities[base] = "class"
 
     def _mark_exceptions(self) -> None:
         """Corpus classes deriving from BaseException get kind `exception`."""

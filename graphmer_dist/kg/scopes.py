@@ -42,8 +42,17 @@ def class_scope(qname: str, found: Bindings) -> Scope:
     return Scope("class", qname, names)
 
 
+def function_locals(found: Bindings, self_name: str) -> list[str]:
+    """Parameters and local variables that become `variable` entities (`module.func.name`).
+    `self`/`cls` is left out: `self.x` is resolved through the class instead."""
+    skip = found.nonlocal_names | found.global_names | found.imports.keys() | found.definitions | {self_name}
+    return sorted(found.assigned - skip)
+
+
 def function_scope(qname: str, module: str, found: Bindings, class_qname: str, self_name: str) -> Scope:
-    names: dict[str, Ref | None] = dict.fromkeys(found.assigned - found.nonlocal_names)
+    names: dict[str, Ref | None] = {n: ("n", f"{qname}.{n}") for n in function_locals(found, self_name)}
+    if self_name:
+        names[self_name] = None
     names.update({n: ("n", t) for n, t in found.imports.items()})
     names.update({n: ("n", f"{qname}.{n}") for n in found.definitions})
     names.update({n: ("n", f"{module}.{n}") for n in found.global_names})
