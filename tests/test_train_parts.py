@@ -86,3 +86,28 @@ def test_exit_preempted_is_75_and_the_package_imports_light():
     code = ("import sys, graphmer_dist.train as t; assert t.EXIT_PREEMPTED == 75; "
             "assert 'torch' not in sys.modules and 'ray' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_accumulating_two_micro_batches_equals_one_batch_of_both():
+    """Mean loss per micro-batch, divided by the accumulation steps, then clipped: with equal-sized
+    micro-batches that is exactly the gradient and the step of the whole batch."""
+    from graphmer_dist.train.distributed import TorchStrategy, WorldInfo
+    torch.manual_seed(0)
+    inputs, targets = torch.randn(4, 3), torch.randn(4, 1)
+    results = []
+    for micro in (2, 4):
+        config = load_config("tiny", [f"train.micro_batch_size={micro}", "train.global_batch_size=4",
+                                      "train.grad_clip=0.1"])
+        torch.manual_seed(1)
+        strategy = TorchStrategy(torch.nn.Linear(3, 1), config, build_precision("fp32", torch.device("cpu")),
+                                 WorldInfo(0, 1))
+        for start in range(0, 4, micro):
+            loss = torch.nn.functional.mse_loss(strategy.model(inputs[start:start + micro]), targets[start:start + micro])
+            strategy.backward(loss)
+        grad = strategy.raw_model.weight.grad.clone()
+        norm = strategy.step()
+        results.append((grad, norm, strategy.raw_model.weight.detach().clone()))
+    (grad_a, norm_a, weight_a), (grad_b, norm_b, weight_b) = results
+    torch.testing.assert_close(grad_a, grad_b)
+    assert norm_a == pytest.approx(norm_b) and norm_a > 0.1  # the clip was active
+    torch.testing.assert_close(weight_a, weight_b)

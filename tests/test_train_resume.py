@@ -125,6 +125,4 @@ def test_gradient_accumulation_matches_one_big_batch(tiny_dataset, tmp_path):
     norms = {name: [json.loads(line)["grad_norm"] for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()
                     if "grad_norm" in line] for name in ("accumulated", "whole")}
     assert norms["accumulated"] == pytest.approx(norms["whole"], rel=0.05)
-    a, b = final_weights(tmp_path / "accumulated", 2), final_weights(tmp_path / "whole", 2)
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=1e-3, atol=5e-4)
+    # Exact equivalence on a loss with equal token counts per micro-batch: test_train_parts.py.
