@@ -69,4 +69,4 @@ def _reason_counts(skipped: list[Skipped]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for item in skipped:
         counts[item.reason] = counts.get(item.reason, 0) + 1
-    return counts
+    return dict(sorted(counts.items()))

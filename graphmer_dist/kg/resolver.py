@@ -76,6 +76,8 @@ class Resolver:
     def _name(self, dotted: str, hops: int) -> str | None:
         if dotted in self.entities:
             return dotted
+        if dotted in self.aliases and self.aliases[dotted] != dotted and hops < _MAX_ALIAS_HOPS:
+            return self._name(self.aliases[dotted], hops + 1)  # `pkg.Name` re-exported by pkg/__init__
         parts = dotted.split(".")
         if parts[0] == "builtins":
             return self._builtin(parts)
@@ -86,8 +88,6 @@ class Resolver:
             kind = self.entities.get(prefix)
             if kind is not None:
                 return self._inside(prefix, kind, rest, hops)
-        if dotted in self.aliases and self.aliases[dotted] != dotted and hops < _MAX_ALIAS_HOPS:
-            return self._name(self.aliases[dotted], hops + 1)
         return None if parts[0] in self.top_level else self._external(dotted)
 
     def _inside(self, prefix: str, kind: str, rest: list[str], hops: int) -> str | None:

@@ -1,0 +1,145 @@
+"""Name resolution on small inline sources: aliases, re-exports, star imports, super(), builtins."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from graphmer_dist.config import DataConfig
+from graphmer_dist.kg import KnowledgeGraph, extract_corpus
+
+
+def extract(tmp_path: Path, files: dict[str, str]) -> KnowledgeGraph:
+    for name, source in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source), encoding="utf-8")
+    return extract_corpus([str(tmp_path)], DataConfig(workers=1))
+
+
+def triples(graph: KnowledgeGraph, relation: str) -> set[tuple[str, str]]:
+    return {(t.head, t.tail) for t in graph.triples if t.relation == relation}
+
+
+def test_import_aliases_resolve_to_the_real_module(tmp_path):
+    graph = extract(tmp_path, {"app.py": """
+        import numpy as np
+        from os import path as osp
+
+        def run():
+            np.zeros(3)
+            return osp.join("a", "b")
+    """})
+    assert triples(graph, "calls") == {("app.run", "numpy.zeros"), ("app.run", "os.path.join")}
+    assert triples(graph, "imports") == {("app", "numpy"), ("app", "os")}
+    assert graph.entities["numpy.zeros"] == "external"
+
+
+def test_names_re_exported_by_a_package_resolve_to_their_definition(tmp_path):
+    graph = extract(tmp_path, {
+        "lib/__init__.py": "from .core import Engine\n",
+        "lib/core.py": "class Engine:\n    def start(self):\n        pass\n",
+        "main.py": "import lib\nfrom lib import Engine as E\n\ndef go():\n    lib.Engine().start()\n    E.start(None)\n",
+    })
+    assert triples(graph, "instantiates") == {("main.go", "lib.core.Engine")}
+    assert triples(graph, "invokes") == {("main.go", "lib.core.Engine.start")}
+
+
+def test_star_imports_are_followed(tmp_path):
+    graph = extract(tmp_path, {
+        "consts.py": "LIMIT = 3\ndef clamp(x):\n    return min(x, LIMIT)\n",
+        "use.py": "from consts import *\n\ndef f():\n    return clamp(LIMIT)\n",
+    })
+    assert ("use.f", "consts.clamp") in triples(graph, "calls")
+    assert ("use.f", "consts.LIMIT") in triples(graph, "reads_from")
+    assert ("consts.clamp", "consts.LIMIT") in triples(graph, "reads_from")
+
+
+def test_raise_with_and_without_call_and_builtins_are_not_functions(tmp_path):
+    graph = extract(tmp_path, {"errs.py": """
+        class Bad(Exception):
+            pass
+
+        def check(x):
+            if x:
+                raise Bad
+            if len(x) > 3:
+                raise KeyError("x")
+            print(x)
+    """})
+    assert triples(graph, "raises") == {("errs.check", "errs.Bad"), ("errs.check", "builtins.KeyError")}
+    assert triples(graph, "calls") == set()  # len and print are builtin functions: skipped
+    assert graph.entities["builtins.KeyError"] == "exception"
+
+
+def test_super_and_overrides_through_two_levels(tmp_path):
+    graph = extract(tmp_path, {"h.py": """
+        class A:
+            def save(self):
+                pass
+
+        class B(A):
+            pass
+
+        class C(B):
+            def save(self):
+                super().save()
+                def later():
+                    return self.save()
+                return later
+    """})
+    assert triples(graph, "overrides") == {("h.C.save", "h.A.save")}
+    assert triples(graph, "invokes") == {("h.C.save", "h.A.save"), ("h.C.save.later", "h.C.save")}
+    assert triples(graph, "inherits_from") == {("h.B", "h.A"), ("h.C", "h.B")}
+
+
+def test_relative_imports_from_a_subpackage(tmp_path):
+    graph = extract(tmp_path, {
+        "p/__init__.py": "",
+        "p/a.py": "def f():\n    pass\n",
+        "p/sub/__init__.py": "from .. import a\nfrom ..a import f\n",
+        "p/sub/b.py": "from ..a import f\nfrom . import c\n\ndef g():\n    f()\n",
+        "p/sub/c.py": "X = 1\n",
+    })
+    assert ("p.sub.b.g", "p.a.f") in triples(graph, "calls")
+    assert triples(graph, "imports") >= {("p.sub", "p.a"), ("p.sub.b", "p.a"), ("p.sub.b", "p.sub.c")}
+
+
+def test_decorators_string_annotations_and_writes(tmp_path):
+    graph = extract(tmp_path, {"d.py": """
+        import functools
+
+        COUNT = 0
+
+        class Node:
+            pass
+
+        def traced(fn):
+            return fn
+
+        @traced
+        @functools.lru_cache(maxsize=8)
+        def build(parent: "Node") -> "Node":
+            global COUNT
+            COUNT += 1
+            return Node()
+    """})
+    assert triples(graph, "annotated_with") == {("d.build", "d.traced"), ("d.build", "functools.lru_cache")}
+    assert triples(graph, "returns") == {("d.build", "d.Node")}
+    assert triples(graph, "uses") == {("d.build", "d.Node")}  # the parameter annotation
+    assert triples(graph, "writes_to") == {("d.build", "d.COUNT")}
+
+
+def test_a_variable_used_as_a_base_is_a_class(tmp_path):
+    graph = extract(tmp_path, {"nt.py": """
+        from collections import namedtuple
+
+        Point = namedtuple("Point", "x y")
+
+        class Vec(Point):
+            def norm(self):
+                return self.x
+    """})
+    assert graph.entities["nt.Point"] == "class"
+    assert triples(graph, "inherits_from") == {("nt.Vec", "nt.Point")}
+    assert graph.ontology.pass_rate == 1.0
