@@ -35,11 +35,12 @@ def main(argv: list[str]) -> int:
 
     console = Console(stderr=False, highlight=False)
     folder, reused = build_or_reuse(config, args.corpus, args.out, log=console.print)
-    console.print(summary_table(open_dataset(folder).manifest, folder, reused))
+    console.print(summary_table(open_dataset(folder).manifest, reused))
+    console.print(f"dataset folder: {folder}", soft_wrap=True)  # whole, never truncated: users copy it
     return 0
 
 
-def summary_table(manifest: dict, folder: object, reused: bool) -> Table:
+def summary_table(manifest: dict, reused: bool) -> Table:
     table = Table(title="dataset (reused from cache)" if reused else "dataset", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
@@ -55,7 +56,6 @@ def summary_table(manifest: dict, folder: object, reused: bool) -> Table:
         ("shape", f"R={manifest['num_roots']} K={manifest['leaves_per_root']} N={manifest['seq_len']} "
                   f"vocab={manifest['vocab_size']}"),
         ("build seconds", f"{manifest['build_seconds']:.1f}"),
-        ("folder", str(folder)),
     ]
     for name, value in rows:
         table.add_row(name, value)

@@ -20,6 +20,7 @@ def test_builds_prints_a_summary_then_reuses_the_cache(tmp_path):
     assert first.returncode == 0, first.stderr
     assert "triples / sequence" in first.stdout and "ontology pass rate" in first.stdout
     assert (out / "manifest.json").exists() and "reused" not in first.stdout
+    assert f"dataset folder: {out}" in first.stdout
     second = run_data("--corpus", str(corpus), "--out", str(out))
     assert second.returncode == 0 and "reusing it" in second.stdout and "reused from cache" in second.stdout
 

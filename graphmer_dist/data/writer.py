@@ -35,8 +35,10 @@ def write_dataset(folder: Path, kg, config: Config, content_hash: str, corpus_ro
     if surface is None:
         from graphmer_dist.kg import surface
     model, data = config.model, config.data
+    phase_started = time.perf_counter()
     texts = [f.text for f in kg.files]
     tokenizer = train_tokenizer(iter(texts), model.vocab_size, data.tokenizer_min_frequency, len(texts))
+    tokenizer_seconds = time.perf_counter() - phase_started
     tokenizer.save(str(folder / "tokenizer.json"))
     _write_json(folder / "relations.json", {"relations": list(RELATIONS), "ids": dict(RELATION_ID)})
     splits_of_triples = [triple_split(t.head, t.relation, data.triple_val_fraction, data.triple_test_fraction)
@@ -56,6 +58,9 @@ def write_dataset(folder: Path, kg, config: Config, content_hash: str, corpus_ro
     manifest["num_files_by_split"] = {split: files_per_split[split] for split in SPLITS}
     manifest["num_triples_by_split"] = {split: splits_of_triples.count(split) for split in SPLITS}
     manifest["build_seconds"] = round(time.perf_counter() - started, 2)
+    manifest["phase_seconds"] = {"before_tokenizer": round(phase_started - started, 2),
+                                 "tokenizer": round(tokenizer_seconds, 2),
+                                 "sequences": round(time.perf_counter() - phase_started - tokenizer_seconds, 2)}
     _write_json(folder / MANIFEST, manifest)
     return manifest
 
