@@ -34,8 +34,7 @@ def build_or_reuse(config: Config, corpus: list[str] | None = None, out: Path | 
     paths = [str(Path(p).expanduser().absolute()) for p in (corpus or config.data.corpus)]
     roots = paths or kg.default_corpus()  # an empty list tells the KG to walk the stdlib its own way
     sources, skipped = kg.discover_sources(paths, config.data)  # DataError for a missing or empty corpus
-    key = dataset_key(config, roots, [s.path for s in sources] + [s.path for s in skipped],
-                      getattr(kg, "EXTRACTOR_VERSION", ""))
+    key = dataset_key(config, roots, [s.path for s in sources] + [s.path for s in skipped])
     target = _target_folder(config, out, key)
     manifest = read_manifest(target)
     if manifest is not None and manifest.get("content_hash") == key:

@@ -1,8 +1,9 @@
 """Content-addressed dataset folders and their atomic installation.
 
 A dataset's key hashes everything its content depends on: the corpus files (path, size, mtime), the
-data-relevant config and `DATASET_FORMAT_VERSION`. The same inputs give the same folder name, so a
-second build finds the first one's output; any change gives a new folder. A folder counts only once
+data-relevant config, `DATASET_FORMAT_VERSION` and the source of the code that builds it. The same
+inputs give the same folder name, so a second build finds the first one's output; any change gives a
+new folder. A folder counts only once
 its `manifest.json` exists (written last), so a build killed half-way is rebuilt, never used.
 """
 
@@ -26,12 +27,22 @@ MANIFEST = "manifest.json"
 _DATA_KEYS_NOT_HASHED = ("workers", "cache_dir", "dataset_dir", "corpus")
 
 
-def dataset_key(config: Config, corpus_roots: Iterable[str], files: Iterable[str], extractor_version: str = "") -> str:
-    """Hash of (corpus file paths + sizes + mtimes, data config, model shapes, format version)."""
+def code_fingerprint() -> str:
+    """Hash of the source of the code that decides a dataset's content (KG extraction and this package),
+    so a fixed extractor bug invalidates old caches without anyone remembering to bump a version."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted([*(package / "kg").rglob("*.py"), *(package / "data").rglob("*.py")]):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def dataset_key(config: Config, corpus_roots: Iterable[str], files: Iterable[str]) -> str:
+    """Hash of (corpus file paths + sizes + mtimes, data config, model shapes, format version, code)."""
     data = {k: v for k, v in dataclasses.asdict(config.data).items() if k not in _DATA_KEYS_NOT_HASHED}
     digest = hashlib.sha256()
     header = {
-        "format_version": DATASET_FORMAT_VERSION, "extractor_version": extractor_version, "data": data,
+        "format_version": DATASET_FORMAT_VERSION, "code": code_fingerprint(), "data": data,
         "corpus": sorted(corpus_roots), "vocab_size": config.model.vocab_size,
         "num_roots": config.model.num_roots, "leaves_per_root": config.model.leaves_per_root,
     }
