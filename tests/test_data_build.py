@@ -88,7 +88,8 @@ def test_a_corpus_where_every_file_is_skipped_reports_the_counts(tmp_path):
     corpus.mkdir()
     (corpus / "a.py").write_bytes(b"\xff\xfe garbage")
     (corpus / "b.py").write_text("def broken(:\n")
-    with pytest.raises(DataError, match=r"none of the 2 source files .* could be parsed \(reasons: .*'not_utf8': 1, 'syntax_error': 1"):
+    expected = r"none of the 2 source files .* could be parsed \(reasons: .*'not_utf8': 1, 'syntax_error': 1"
+    with pytest.raises(DataError, match=expected):
         build_or_reuse(tiny_config(tmp_path), [str(corpus)], tmp_path / "ds", log=quiet([]))
     assert not (tmp_path / "ds").exists()
 

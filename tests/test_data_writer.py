@@ -190,3 +190,17 @@ def test_check_compatible_refuses_other_shapes(built):
 def test_vocab_flags_cover_the_model_vocabulary(built):
     flags = open_dataset(built[0]).vocab_flags()
     assert flags.begins_with_space.shape == (512,) and flags.begins_with_space.any()
+
+
+def test_a_damaged_shard_is_a_data_error_naming_it(built, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(built[0], copy)
+    (copy / "shards" / "train" / "00001" / "head_length.npy").write_bytes(b"not numpy")
+    dataset = open_dataset(copy)
+    assert dataset.load_shard("train", 0)["head_length"].shape == (16, 16)
+    with pytest.raises(DataError, match=r"shard .*train/00001 of dataset .* cannot be read.*delete the folder"):
+        dataset.load_shard("train", 1)
+    with pytest.raises(IndexError, match=r"split 'val' of .* has \d+ shard\(s\); no shard 99"):
+        dataset.load_shard("val", 99)

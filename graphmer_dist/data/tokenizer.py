@@ -32,7 +32,8 @@ class VocabFlags:
     """(V,) bool: the token's last character is not [A-Za-z0-9_], so the next token starts a word."""
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int, num_texts: int | None = None) -> Tokenizer:
+def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int,
+                    num_texts: int | None = None) -> Tokenizer:
     """Train on an iterator of texts (the Rust trainer streams it; no Python-side concatenation)."""
     tokenizer = Tokenizer(models.BPE())
     # No prefix space: code is tokenized exactly as written, so character offsets map back to the text.
