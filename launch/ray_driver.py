@@ -17,7 +17,7 @@ or `trainer_resources` (they raise). S3 run folders go through pyarrow's S3FileS
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 from graphmer_dist.errors import UserError
 
@@ -53,7 +53,8 @@ def storage(run_dir: str, endpoint: str) -> tuple[str, Any]:
     return run_dir[len("s3://"):], filesystem
 
 
-def build_trainer(job: dict, use_gpu: bool):
+def build_trainer(job: dict, use_gpu: bool, loop: Callable[[dict], None] | None = None):
+    """`loop` defaults to `ray_train_loop`; tests pass one that injects faults around it."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
@@ -61,7 +62,7 @@ def build_trainer(job: dict, use_gpu: bool):
     parallel, checkpoint = job["config"]["parallel"], job["config"]["checkpoint"]
     storage_path, filesystem = storage(job["run_dir"], checkpoint["s3_endpoint"])
     return TorchTrainer(
-        ray_train_loop,
+        loop or ray_train_loop,
         train_loop_config=job,
         scaling_config=ScalingConfig(num_workers=parallel["num_workers"], use_gpu=use_gpu,
                                      resources_per_worker={"CPU": parallel["cpus_per_worker"]}),
@@ -70,14 +71,15 @@ def build_trainer(job: dict, use_gpu: bool):
                              checkpoint_config=CheckpointConfig(num_to_keep=checkpoint["keep"])))
 
 
-def run_with_ray(job: dict, use_gpu: bool, address: str | None) -> tuple[int, dict]:
+def run_with_ray(job: dict, use_gpu: bool, address: str | None,
+                 loop: Callable[[dict], None] | None = None) -> tuple[int, dict]:
     """Train through Ray; (exit code, rank 0's last reported metrics)."""
     from ray.train import TrainingFailedError
     threads = job["config"]["train"]["num_threads"] or job["config"]["parallel"]["cpus_per_worker"]
     job = {**job, "config": {**job["config"], "train": {**job["config"]["train"], "num_threads": threads}}}
     connect(address)
     try:
-        result = build_trainer(job, use_gpu).fit()
+        result = build_trainer(job, use_gpu, loop).fit()
     except TrainingFailedError as exc:
         user_error = find_user_error(exc)
         if user_error is not None:
