@@ -1,0 +1,62 @@
+"""`evaluate_checkpoint`: everything `graphmer-launch eval` reports, as one JSON-ready dict."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import torch
+
+from graphmer_dist.data import Dataset, open_dataset
+from graphmer_dist.data.tokenizer import load_tokenizer
+from graphmer_dist.errors import ConfigError, DataError
+from graphmer_dist.eval.accuracy import masked_accuracy
+from graphmer_dist.eval.checkpoint import LoadedCheckpoint, load_checkpoint
+from graphmer_dist.eval.filters import TailFilter, read_triples
+from graphmer_dist.eval.link_prediction import link_prediction
+from graphmer_dist.masking import MaskingCollator
+
+
+def evaluate_checkpoint(checkpoint: str, dataset_dir: str | None = None, split: str = "test",
+                        device: str = "cpu", precision: str = "fp32", batch_size: int = 64,
+                        max_queries: int | None = None, max_sequences: int | None = None,
+                        endpoint: str | None = None) -> dict:
+    started = time.perf_counter()
+    torch_device = torch.device(device)
+    loaded = load_checkpoint(checkpoint, torch_device, endpoint)
+    dataset = _dataset(loaded, dataset_dir)
+    autocast = _autocast(torch_device, precision)
+    tail_filter = TailFilter(read_triples(dataset.triples_path), load_tokenizer(dataset.tokenizer_path),
+                             loaded.config.model.leaves_per_root)
+    links = link_prediction(loaded.model, dataset, split, tail_filter, torch_device, autocast,
+                            batch_size, max_queries)
+    collator = MaskingCollator(loaded.config.model, loaded.config.train, dataset.vocab_flags())
+    accuracy = masked_accuracy(loaded.model, dataset, split, collator, torch_device, autocast,
+                               batch_size, max_sequences)
+    return {**links, **accuracy, "split": split, "checkpoint": str(loaded.path), "dataset": str(dataset.path),
+            "step": loaded.manifest.get("step"), "precision": precision,
+            "eval_seconds": round(time.perf_counter() - started, 2)}
+
+
+def _dataset(loaded: LoadedCheckpoint, dataset_dir: str | None) -> Dataset:
+    """The dataset given, else the one the config names; it must use the checkpoint's tokenizer."""
+    folder = dataset_dir or loaded.config.data.dataset_dir
+    if not folder:
+        raise ConfigError(f"eval needs the dataset the checkpoint {loaded.path} was trained on: pass "
+                          "--dataset DIR (its config.json has no data.dataset_dir)")
+    dataset = open_dataset(folder)
+    dataset.check_compatible(loaded.config.model)
+    saved = loaded.path / "tokenizer.json"
+    if saved.is_file() and saved.read_bytes() != Path(dataset.tokenizer_path).read_bytes():
+        raise DataError(f"dataset {dataset.path} was tokenized with a different tokenizer than checkpoint "
+                        f"{loaded.path} was trained with, so token ids mean different things; evaluate on "
+                        "the dataset the run used (its tokenizer.json is identical to the checkpoint's)")
+    return dataset
+
+
+def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return torch.autocast(device_type=device.type, dtype=dtype)
