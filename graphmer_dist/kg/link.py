@@ -7,7 +7,7 @@ relation is the table in `ontology.py`.
 
 from __future__ import annotations
 
-from graphmer_dist.kg.raw import RawFile
+from graphmer_dist.kg.raw import RawFile, is_test_module
 from graphmer_dist.kg.resolver import Resolver
 from graphmer_dist.kg.types import FileExtraction, Mention, Triple
 
@@ -27,7 +27,7 @@ def link(raws: list[RawFile]) -> tuple[Resolver, list[Triple], list[FileExtracti
         _facts(resolver, raw, triples)
     _depends_on(resolver, triples)
     files = [_mentions(resolver, raw) for raw in raws]
-    return resolver, [Triple(*t) for t in sorted(triples)], files
+    return resolver, [Triple._make(t) for t in sorted(triples)], files
 
 
 def _structure(resolver: Resolver, out: set[tuple[str, str, str]]) -> None:
@@ -113,14 +113,7 @@ def _facts(resolver: Resolver, raw: RawFile, out: set[tuple[str, str, str]]) -> 
 
 
 def _in_test_code(resolver: Resolver, qname: str) -> bool:
-    from graphmer_dist.kg.raw import is_test_module
-    return is_test_module(module_of(resolver, qname))
-
-
-def module_of(resolver: Resolver, qname: str) -> str:
-    while resolver.entities.get(qname) != "module" and qname in resolver.parent:
-        qname = resolver.parent[qname]
-    return qname
+    return is_test_module(resolver.module_of(qname))
 
 
 def _depends_on(resolver: Resolver, out: set[tuple[str, str, str]]) -> None:
@@ -129,16 +122,13 @@ def _depends_on(resolver: Resolver, out: set[tuple[str, str, str]]) -> None:
              "raises", "catches", "annotated_with", "returns", "produces")
     for head, relation, tail in list(out):
         if relation in usage and tail in resolver.parent:
-            source, target = module_of(resolver, head), module_of(resolver, tail)
+            source, target = resolver.module_of(head), resolver.module_of(tail)
             if source != target:
                 out.add((source, "depends_on", target))
 
 
 def _mentions(resolver: Resolver, raw: RawFile) -> FileExtraction:
-    mentions = set()
-    for start, end, ref in raw.mentions:
-        entity = resolver.resolve(ref)
-        if entity is not None:
-            mentions.add(Mention(entity, start, end))
-    ordered = sorted(mentions, key=lambda m: (m.start, m.end, m.entity))
+    resolve = resolver.resolve
+    spans = {(start, end, entity) for start, end, ref in raw.mentions if (entity := resolve(ref)) is not None}
+    ordered = [Mention(entity, start, end) for start, end, entity in sorted(spans)]
     return FileExtraction(raw.source, raw.text, ordered)

@@ -45,6 +45,9 @@ class Resolver:
         self.top_level = {name.split(".")[0] for name, kind in self.entities.items() if kind == "module"}
         self._names: dict[str, str | None] = {}
         self._bases: dict[str, list[str]] = {}
+        self._mros: dict[str, list[str]] = {}
+        self._members: dict[tuple[str, str, bool], str | None] = {}
+        self._modules: dict[str, str] = {}
         self._mark_dynamic_classes()
         self._mark_exceptions()
 
@@ -127,6 +130,8 @@ class Resolver:
 
     def mro(self, cls: str) -> list[str]:
         """`cls` and its ancestors, depth first, each once (cycle-safe; not C3, which needs no more)."""
+        if cls in self._mros:
+            return self._mros[cls]
         order: list[str] = []
         stack = [cls]
         while stack:
@@ -135,14 +140,24 @@ class Resolver:
                 continue
             order.append(current)
             stack.extend(reversed(self.bases(current)))
+        self._mros[cls] = order
         return order
 
     def member(self, cls: str, attr: str, include_self: bool) -> str | None:
-        for ancestor in self.mro(cls)[0 if include_self else 1:]:
-            candidate = f"{ancestor}.{attr}"
-            if candidate in self.entities:
-                return candidate
-        return None
+        key = (cls, attr, include_self)
+        if key not in self._members:
+            candidates = (f"{a}.{attr}" for a in self.mro(cls)[0 if include_self else 1:])
+            self._members[key] = next((c for c in candidates if c in self.entities), None)
+        return self._members[key]
+
+    def module_of(self, qname: str) -> str:
+        """The module an entity is defined in (an external or builtin name is its own "module")."""
+        module = self._modules.get(qname)
+        if module is None:
+            parent = self.parent.get(qname)
+            module = qname if parent is None or self.entities.get(qname) == "module" else self.module_of(parent)
+            self._modules[qname] = module
+        return module
 
     def _mark_dynamic_classes(self) -> None:
         """A variable used as a base class holds a class built at run time (`Point = namedtuple(...)`)."""
