@@ -186,3 +186,16 @@ def _stop_when_uploaded(s3, prefix: str) -> None:
             return
         threading.Event().wait(0.005)
     raise AssertionError("the upload never started")
+
+
+def test_move_hands_staged_files_over_without_copying(tmp_path):
+    staged = tmp_path / "staging"
+    staged.mkdir()
+    (staged / "model.pt").write_bytes(b"w" * 4096)
+    inode = (staged / "model.pt").stat().st_ino
+    manager = CheckpointManager(open_storage(str(tmp_path / "run")), keep=2)
+    manager.save(10, {"model.pt": staged / "model.pt", "config.json": b"{}"}, META, move=True)
+    published = manager.load(manager.latest_valid())
+    assert not (staged / "model.pt").exists()
+    assert (published / "model.pt").stat().st_ino == inode  # renamed, not copied
+    assert (published / "model.pt").read_bytes() == b"w" * 4096

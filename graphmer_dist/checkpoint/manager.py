@@ -54,33 +54,39 @@ class CheckpointManager:
         self._verified: dict[str, Path] = {}  # uri → local folder whose checksums passed
 
     # -- writing ---------------------------------------------------------------------------------------
-    def save(self, step: int, files: dict[str, bytes | Path], meta: dict[str, Any]) -> CheckpointRef:
-        """Publish `files` as checkpoint `step` (manifest last), then apply retention."""
+    def save(self, step: int, files: dict[str, bytes | Path], meta: dict[str, Any],
+             move: bool = False) -> CheckpointRef:
+        """Publish `files` as checkpoint `step` (manifest last), then apply retention.
+
+        `move=True`: `Path` files are handed over — renamed into a local run folder instead of copied
+        (halves the cost of a large local save); the caller must not use them afterwards."""
         final = join(self.prefix, mf.step_dirname(step))
         if self.storage.atomic_rename:
-            self._save_by_rename(step, final, files, meta)
+            self._save_by_rename(step, final, files, meta, move)
         else:
-            self._save_marker_last(step, final, files, meta)
+            self._save_marker_last(step, final, files, meta, move)
         self._verified.pop(self.storage.uri(final), None)
         self.prune()
         return CheckpointRef(self.storage, final, step)
 
-    def _write_all(self, folder: str, step: int, files: dict[str, bytes | Path], meta: dict[str, Any]) -> None:
+    def _write_all(self, folder: str, step: int, files: dict[str, bytes | Path], meta: dict[str, Any],
+                   move: bool) -> None:
         entries = {}
         for name, value in files.items():
             if isinstance(value, (bytes, bytearray, memoryview)):
                 data = bytes(value)
                 self.storage.write_bytes(join(folder, name), data)
                 entries[name] = {"sha256": mf.sha256_bytes(data), "size": len(data)}
-            else:
-                self.storage.write_file(join(folder, name), Path(value))
+            else:  # hash first: with move=True the file is gone afterwards
                 entries[name] = {"sha256": mf.sha256_file(Path(value)), "size": Path(value).stat().st_size}
+                self.storage.write_file(join(folder, name), Path(value), move=move)
         manifest = mf.build_manifest(step, meta, entries)
         self.storage.write_bytes(join(folder, mf.MANIFEST), json.dumps(manifest, indent=2).encode())
 
-    def _save_by_rename(self, step: int, final: str, files: dict[str, bytes | Path], meta: dict[str, Any]) -> None:
+    def _save_by_rename(self, step: int, final: str, files: dict[str, bytes | Path], meta: dict[str, Any],
+                        move: bool) -> None:
         tmp = join(self.prefix, f"{TEMP_PREFIX}{mf.step_dirname(step)}-{uuid.uuid4().hex[:8]}")
-        self._write_all(tmp, step, files, meta)
+        self._write_all(tmp, step, files, meta, move)
         if self.storage.local_path(final).exists():  # re-saving a step (a resumed run): swap, then drop old
             old = join(self.prefix, f"{TEMP_PREFIX}old-{uuid.uuid4().hex[:8]}")
             self.storage.rename_prefix(final, old)
@@ -89,11 +95,12 @@ class CheckpointManager:
         else:
             self.storage.rename_prefix(tmp, final)
 
-    def _save_marker_last(self, step: int, final: str, files: dict[str, bytes | Path], meta: dict[str, Any]) -> None:
+    def _save_marker_last(self, step: int, final: str, files: dict[str, bytes | Path], meta: dict[str, Any],
+                          move: bool) -> None:
         # An older save of the same step: drop its marker first so it is never mistaken for the new one.
         if self.storage.exists(join(final, mf.MANIFEST)):
             self.storage.delete_prefix(final)
-        self._write_all(final, step, files, meta)
+        self._write_all(final, step, files, meta, move)
 
     # -- finding and verifying -------------------------------------------------------------------------
     def all_refs(self) -> list[CheckpointRef]:

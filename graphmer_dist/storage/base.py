@@ -30,8 +30,11 @@ class Storage(abc.ABC):
         """Store `data` at `key`, replacing what was there; readers never see a partial object."""
 
     @abc.abstractmethod
-    def write_file(self, key: str, path: Path) -> None:
-        """Store the local file `path` at `key` (streamed, for files too large to hold twice in memory)."""
+    def write_file(self, key: str, path: Path, move: bool = False) -> None:
+        """Store the local file `path` at `key` (streamed, for files too large to hold twice in memory).
+
+        `move=True` hands the file over: local storage then renames it into place when it is on the same
+        filesystem (no copy); the caller must not use `path` afterwards."""
 
     @abc.abstractmethod
     def read_bytes(self, key: str) -> bytes:

@@ -5,6 +5,7 @@ A process killed mid-write leaves at worst a `.tmp-*` file next to the target, n
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -35,7 +36,9 @@ class LocalStorage(Storage):
     def write_bytes(self, key: str, data: bytes) -> None:
         self._atomic_write(key, lambda f: f.write(data))
 
-    def write_file(self, key: str, path: Path) -> None:
+    def write_file(self, key: str, path: Path, move: bool = False) -> None:
+        if move and self._move_into_place(key, Path(path)):
+            return
         with open(path, "rb") as src:
             self._atomic_write(key, lambda f: shutil.copyfileobj(src, f, _COPY_CHUNK))
 
@@ -73,6 +76,22 @@ class LocalStorage(Storage):
         dst_path.parent.mkdir(parents=True, exist_ok=True)
         os.rename(self.path(src), dst_path)
         _fsync_dir(dst_path.parent)
+
+    def _move_into_place(self, key: str, path: Path) -> bool:
+        """Rename `path` to `key` (durably); False when they are on different filesystems."""
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())  # the rename must not publish data still in the page cache only
+        try:
+            os.replace(path, target)
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                return False
+            raise StorageError(f"cannot move {path} to {target}: {exc.strerror or exc}. Check that the folder "
+                               "is writable, or choose another run folder with --run-dir.") from exc
+        _fsync_dir(target.parent)
+        return True
 
     def _atomic_write(self, key: str, write) -> None:
         target = self.path(key)

@@ -44,7 +44,7 @@ class S3Storage(Storage):
     def write_bytes(self, key: str, data: bytes) -> None:
         self._call("upload", key, lambda: self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data))
 
-    def write_file(self, key: str, path: Path) -> None:
+    def write_file(self, key: str, path: Path, move: bool = False) -> None:
         self._call("upload", key,
                    lambda: self._client.upload_file(str(path), self.bucket, self._key(key), Config=_transfer_config()))
 
