@@ -7,7 +7,9 @@ corpus. It records *references* instead, which `link.py` resolves once every fil
 - `("m", class, attr)`: `self.attr` / `cls.attr` inside a method of `class` (looked up through bases);
 - `("s", class, attr)`: `super().attr` (looked up through the bases of `class`, skipping it);
 - `("im", module)`: a module that must exist (an `import` statement);
-- `("io", dotted)`: a name that counts as an import only if it is a module (`from pkg import sub`).
+- `("io", dotted)`: a name that counts as an import only if it is a module (`from pkg import sub`);
+- `("jt", dotted)`: a Java type (`a.b.Foo` → class `a.b.Foo.Foo` of file a/b/Foo.java);
+- `("jm", tag, value, member)`: a member of the Java type that reference `(tag, value)` names.
 """
 
 from __future__ import annotations

@@ -60,6 +60,10 @@ class Resolver:
             return self.member(ref[1], ref[2], include_self=True)
         if tag == "s":
             return self.member(ref[1], ref[2], include_self=False)
+        if tag == "jt":
+            return self.java_type(ref[1])
+        if tag == "jm":
+            return self.java_member(ref[1:3], ref[3])
         module = ref[1]
         if self.entities.get(module) == "module":
             return module
@@ -67,6 +71,20 @@ class Resolver:
             self.external_modules.add(module)
             return self._external(module)
         return None
+
+    def java_type(self, dotted: str) -> str | None:
+        """`a.b.Foo` names class Foo of file a/b/Foo.java, i.e. entity `a.b.Foo.Foo`."""
+        for candidate in (f"{dotted}.{dotted.rpartition('.')[2]}", dotted):
+            if self.entities.get(candidate) in ("class", "exception"):
+                return candidate
+        return None if dotted.split(".")[0] in self.top_level else self._external(dotted)
+
+    def java_member(self, type_ref: Ref, member: str) -> str | None:
+        cls = self.resolve(type_ref)
+        kind = self.entities.get(cls or "")
+        if kind in ("class", "exception"):
+            return self.member(cls, member, include_self=True)
+        return self._external(f"{cls}.{member}") if kind == "external" else None
 
     def name(self, dotted: str) -> str | None:
         if dotted in self._names:

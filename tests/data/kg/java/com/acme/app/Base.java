@@ -1,0 +1,7 @@
+package com.acme.app;
+
+abstract class Base {
+    double size() {
+        return 1.0;
+    }
+}
