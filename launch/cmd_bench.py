@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default: train.precision ('auto' = bf16 where the device has it)")
     p.add_argument("--attention", choices=("flex", "eager"), help="attention kernel (default: model.attention)")
     p.add_argument("--json", metavar="FILE", help="also write the result object to FILE")
+    p.add_argument("--suite", action="store_true",
+                   help="run the standard cross-platform suite instead (see `bench --suite --help`)")
     return p
 
 
@@ -43,6 +45,10 @@ def core_count() -> int:
 
 
 def main(argv: list[str]) -> int:
+    if "--suite" in argv:  # the suite has its own flags and writes benchmark records
+        from launch import bench_suite
+
+        return bench_suite.main([a for a in argv if a != "--suite"])
     args = build_parser().parse_args(argv)
     config = config_from_args(args, flag_overrides(args))
     import torch  # deferred: `--help` stays fast

@@ -8,7 +8,7 @@ from graphmer_dist.config_loader import load_config
 from graphmer_dist.errors import DataError
 from graphmer_dist.records import (SCHEMA_VERSION, RunBenchmark, append_record, load_records, record_problems,
                                    table_peak_flops)
-from graphmer_dist.records.flops import training_flops_per_token
+from graphmer_dist.bench.flops import training_flops_per_token
 from graphmer_dist.records.peaks import canonical_device
 
 
@@ -40,7 +40,7 @@ def test_mfu_uses_the_datasheet_peak_of_a_known_gpu(tiny):
     tp = bench.throughput()
     assert tp["peak_source"] == "table:A100/bf16"
     assert tp["tokens_per_s_per_device"] == pytest.approx(1000.0)
-    expected = 1000.0 * training_flops_per_token(tiny.model) / 312e12
+    expected = 1000.0 * training_flops_per_token(tiny.model, tiny.train) / 312e12
     assert tp["mfu"] == pytest.approx(expected)
 
 

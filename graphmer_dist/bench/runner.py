@@ -113,6 +113,7 @@ def run_benchmark(config: Config, steps: int, warmup: int, precision: str = "aut
         "steps": steps,
         "warmup_steps": warmup,
         "threads": torch.get_num_threads(),
+        "step_times_s": times,  # per timed step: benchmark records take percentiles of these
     }
 
 

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from graphmer_dist.config import Config
-from graphmer_dist.records.flops import training_flops_per_token
 from graphmer_dist.records.peaks import resolve_peak
 from graphmer_dist.records.schema import SCHEMA_VERSION
 
@@ -34,8 +33,9 @@ class RunBenchmark:
     def __init__(self, config: Config, *, platform: dict | None = None, world_size: int = 1,
                  precision: str = "fp32", device_type: str = "cpu", device_name: str | None = None,
                  kind: str = "train", run_dir: str | None = None, peak_flops: float | None = None,
-                 flops_per_token: float | None = None) -> None:
-        """`peak_flops` overrides the per-device peak (default: GPU table, or measured on CPU at finish)."""
+                 flops_per_token: float | None = None, warmup_steps: int | None = None) -> None:
+        """`peak_flops` overrides the per-device peak (default: GPU table, or measured on CPU at finish);
+        `warmup_steps` the steps dropped before steady state (default: benchmark.warmup_steps)."""
         self.config = config
         self.platform = dict(platform or {})
         self.world_size = world_size
@@ -45,7 +45,8 @@ class RunBenchmark:
         self.kind = kind
         self.run_dir = run_dir
         self.peak_flops = peak_flops
-        self.flops_per_token = flops_per_token or training_flops_per_token(config.model)
+        self.flops_per_token = flops_per_token or _training_flops_per_token(config)
+        self.warmup_steps = config.benchmark.warmup_steps if warmup_steps is None else warmup_steps
         self._start: float | None = None
         self._first_step_at: float | None = None
         self._steps: list[tuple[int, float, int, int, float]] = []
@@ -98,7 +99,7 @@ class RunBenchmark:
 
     def throughput(self) -> dict[str, Any]:
         """The `throughput` block; `graphmer-launch bench --json` prints the same fields."""
-        steady = steady_state(self._steps, self.config.benchmark.warmup_steps)
+        steady = steady_state(self._steps, self.warmup_steps)
         tokens = percentiles([t / s for _, s, t, _, _ in steady if s > 0])
         samples = percentiles([n / s for _, s, _, n, _ in steady if s > 0])
         per_device = tokens["median"] / self.world_size if tokens["median"] is not None else None
@@ -184,6 +185,14 @@ def cpu_model_name() -> str:
     except OSError:
         pass
     return _platform.processor() or _platform.machine() or "cpu"
+
+
+def _training_flops_per_token(config: Config) -> float:
+    # Imported here: graphmer_dist.bench pulls in torch and the model, which readers of records
+    # (the report) never need.
+    from graphmer_dist.bench.flops import training_flops_per_token
+
+    return training_flops_per_token(config.model, config.train)
 
 
 def _plain(value: Any) -> Any:

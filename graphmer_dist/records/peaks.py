@@ -6,12 +6,10 @@ datasheets, and the GeForce RTX 3070 Ampere whitepaper (tensor-core FP16 with FP
 and bf16 are tensor-core figures; fp32 is the plain FP32 (non-TF32) rate, because PyTorch keeps TF32
 off for matmuls by default. Devices without bf16 hardware (T4, P100, V100) have no bf16 entry: a bf16
 run there is emulated and its MFU would be meaningless. CPUs have no table: the run measures its own
-matmul peak (`cpu_peak_flops`) and the record says so.
+matmul peak (`cpu_peak_flops`, via graphmer_dist/bench/peak.py) and the record says so.
 """
 
 from __future__ import annotations
-
-import time
 
 TFLOP = 1e12
 
@@ -51,24 +49,14 @@ def table_peak_flops(device_name: str, precision: str) -> float | None:
     return PEAK_FLOPS[name].get(precision)
 
 
-def cpu_peak_flops(precision: str = "fp32", size: int = 1024, repeats: int = 5) -> float:
-    """Best of a few dense square matmuls on this process's threads, in FLOP/s.
-
-    A measured peak, not a datasheet one: MFU on CPU is relative to what this machine reaches on a
-    large matmul at the run's precision (bf16 uses the CPU's bf16 instructions when it has them).
-    """
+def cpu_peak_flops(precision: str = "fp32") -> float:
+    """This process's dense matmul peak at `precision` (the model helper's measurement, shared with
+    `graphmer-launch bench` so both report MFU against the same number)."""
     import torch
 
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
-    a = torch.randn(size, size, dtype=dtype)
-    b = torch.randn(size, size, dtype=dtype)
-    torch.matmul(a, b)  # warm-up: first call allocates and picks kernels
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.matmul(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2.0 * size ** 3 / best
+    from graphmer_dist.bench.peak import matmul_peak_flops
+
+    return matmul_peak_flops(torch.device("cpu"), precision)
 
 
 def resolve_peak(device_name: str, precision: str, device_type: str) -> tuple[float | None, str]:
