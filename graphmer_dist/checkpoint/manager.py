@@ -10,11 +10,12 @@ Validity: `latest_valid()` and `load()` verify every file's size and sha256 agai
 skip an invalid checkpoint with a warning naming it. Retention (`keep` ≥ 2) deletes checkpoints older
 than the `keep` newest ones that pass the cheap check (manifest readable, sizes match), so the newest
 valid checkpoint is never deleted. S3 checkpoints are verified by downloading them into a local cache
-folder, which `load()` then returns.
+folder, which `load()` then returns (`cache_dir`, or a temporary folder removed when the process exits).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import shutil
@@ -153,8 +154,9 @@ class CheckpointManager:
     def _local_copy_dir(self, ref: CheckpointRef) -> Path | None:
         if ref.storage.local_path(ref.key) is not None:
             return None
-        if self._cache_dir is None:
+        if self._cache_dir is None:  # a 1 GB download per resume must not pile up in /tmp
             self._cache_dir = Path(tempfile.mkdtemp(prefix="graphmer-checkpoints-"))
+            atexit.register(shutil.rmtree, self._cache_dir, ignore_errors=True)
         return self._cache_dir / Path(ref.key).name
 
     # -- retention -------------------------------------------------------------------------------------
