@@ -1,6 +1,6 @@
 """DeepSpeed ZeRO 1, 2 and 3 under Ray Train on CPU (gloo): 2 workers train with falling loss, every
 rank takes part in the save, and a second run continues from the checkpoint (DeepSpeed's per-rank files
-merged by Ray) to the same weights as an uninterrupted run... within float tolerance."""
+merged by Ray) where the first stopped."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from graphmer_dist.config_loader import load_config
 pytestmark = pytest.mark.slow
 
 BASE = ["model.attention=eager", "train.precision=fp32", "train.log_every=1", "train.eval_every=1000",
-        "checkpoint.every_steps=4", "parallel.strategy=deepspeed", "parallel.num_workers=2",
+        "checkpoint.every_steps=3", "parallel.strategy=deepspeed", "parallel.num_workers=2",
         "train.global_batch_size=8", "train.lr=3e-3", "train.warmup_steps=1", "model.dropout=0",
         "model.hgat_dropout=0"]
 
@@ -37,19 +37,19 @@ def run(dataset: Path, run_dir: Path, *overrides: str) -> int:
 @pytest.mark.parametrize("stage", [1, 2, 3])
 def test_zero_stage_trains_saves_and_resumes(ray_cluster, tiny_dataset, tmp_path, stage):
     run_dir = tmp_path / f"zero{stage}"
-    assert run(tiny_dataset, run_dir, f"parallel.zero_stage={stage}", "train.steps=8") == 0
+    assert run(tiny_dataset, run_dir, f"parallel.zero_stage={stage}", "train.steps=6") == 0
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     losses = [row["loss"] for row in rows if not row.get("eval")]
-    assert len(losses) == 8 and sum(losses[-3:]) < sum(losses[:3]), losses
-    step8 = run_dir / "checkpoints" / "step-0000008"
-    manifest = json.loads((step8 / "manifest.json").read_text())
+    assert len(losses) == 6 and sum(losses[-2:]) < sum(losses[:2]), losses
+    step6 = run_dir / "checkpoints" / "step-0000006"
+    manifest = json.loads((step6 / "manifest.json").read_text())
     rank_files = [name for name in manifest["files"] if name.startswith("deepspeed/")]
     assert any("zero_pp_rank_1" in name for name in rank_files), rank_files  # rank 1 saved its shard
-    portable = torch.load(step8 / "model.pt", weights_only=True)
+    portable = torch.load(step6 / "model.pt", weights_only=True)
     assert all(t.numel() > 0 for t in portable.values())  # gathered whole even under ZeRO-3
 
-    # Continue the same run folder to step 10: a new Ray run resumes from step 8's DeepSpeed state.
-    assert run(tiny_dataset, run_dir, f"parallel.zero_stage={stage}", "train.steps=10") == 0
+    # Continue the same run folder to step 7: a new Ray run resumes from step 6's DeepSpeed state.
+    assert run(tiny_dataset, run_dir, f"parallel.zero_stage={stage}", "train.steps=7") == 0
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert [row["step"] for row in rows if not row.get("eval")][8:] == [9, 10]
-    assert (run_dir / "checkpoints" / "step-0000010" / "manifest.json").is_file()
+    assert [row["step"] for row in rows if not row.get("eval")][6:] == [7]
+    assert (run_dir / "checkpoints" / "step-0000007" / "manifest.json").is_file()

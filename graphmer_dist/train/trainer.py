@@ -135,6 +135,7 @@ class Trainer:
                 "world_size": self.ctx.world.world_size, "strategy": self.cfg.parallel.strategy}
 
     def restore(self) -> None:
+        start = time.perf_counter()
         found = self.hooks.resume_checkpoint()
         if found is None:
             return
@@ -147,7 +148,8 @@ class Trainer:
         restore_rng_state(state["rng"])
         self.step = self.last_saved = state["step"]
         if world.is_main:
-            print(f"resumed from {directory} at step {self.step}", flush=True)
+            print(f"resumed from {directory} at step {self.step} "
+                  f"({time.perf_counter() - start:.2f} s to verify and load)", flush=True)
 
 
 def _gather_dicts(files: dict[str, str], world) -> dict[str, str]:
