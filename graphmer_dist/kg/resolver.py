@@ -44,6 +44,7 @@ class Resolver:
                 self.base_refs.setdefault(cls, refs)
         self.top_level = {name.split(".")[0] for name, kind in self.entities.items() if kind == "module"}
         self._names: dict[str, str | None] = {}
+        self._refs: dict[Ref, str | None] = {}
         self._bases: dict[str, list[str]] = {}
         self._mros: dict[str, list[str]] = {}
         self._members: dict[tuple[str, str, bool], str | None] = {}
@@ -53,6 +54,14 @@ class Resolver:
 
     # ---- references ----------------------------------------------------------------------------
     def resolve(self, ref: Ref) -> str | None:
+        """The entity a reference names, or None. Memoised: a corpus repeats the same references often."""
+        try:
+            return self._refs[ref]
+        except KeyError:
+            result = self._refs[ref] = self._resolve(ref)
+            return result
+
+    def _resolve(self, ref: Ref) -> str | None:
         tag = ref[0]
         if tag == "n":
             return self.name(ref[1])
