@@ -143,3 +143,29 @@ def test_a_variable_used_as_a_base_is_a_class(tmp_path):
     assert graph.entities["nt.Point"] == "class"
     assert triples(graph, "inherits_from") == {("nt.Vec", "nt.Point")}
     assert graph.ontology.pass_rate == 1.0
+
+
+def test_generic_bases_nonlocal_and_global_writes_and_match_captures(tmp_path):
+    graph = extract(tmp_path, {"z.py": """
+        from typing import Generic, TypeVar
+
+        T = TypeVar("T")
+
+        class Box(Generic[T]):
+            def get(self, item):
+                match item:
+                    case {"key": value}:
+                        return value
+
+        def outer():
+            count = 0
+            def bump():
+                nonlocal count
+                count += 1
+            global LAST
+            LAST = bump
+    """})
+    assert triples(graph, "inherits_from") == {("z.Box", "typing.Generic")}
+    assert triples(graph, "writes_to") == {("z.outer.bump", "z.outer.count"), ("z.outer", "z.LAST")}
+    assert graph.entities["z.LAST"] == "variable"
+    assert graph.entities["z.Box.get.value"] == "variable"  # a match capture is a local

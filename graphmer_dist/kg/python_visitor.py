@@ -44,6 +44,8 @@ class PythonVisitor(VisitorBase):
         scope = scopes.function_scope(qname, self.module, found, parent.qname if is_method else "", self_name)
         for name in scopes.function_locals(found, self_name):
             self._declare(f"{qname}.{name}", "variable", qname)
+        for name in sorted(found.global_names & found.assigned):  # `global X; X = ...` creates X
+            self._declare(f"{self.module}.{name}", "variable", self.module)
         self.stack.scopes.append(scope)
         self.heads.append(qname)
         self._annotations(node)
@@ -104,6 +106,9 @@ class PythonVisitor(VisitorBase):
         self._decorators(node, qname, "")
         bases = self.raw.bases.setdefault(qname, [])
         for base in node.bases:
+            if isinstance(base, ast.Subscript):  # Generic[T], Mapping[str, int]: the base is the outer name
+                self.visit(base.slice)
+                base = base.value
             ref = self.reference(base, "", head=qname)  # bases are linked from raw.bases
             if ref is not None:
                 bases.append(ref)
@@ -128,9 +133,8 @@ class PythonVisitor(VisitorBase):
         ref = self.stack.lookup(node.id)
         if isinstance(node.ctx, ast.Load):
             self._fact("ref", ref)
-        elif self.stack.scopes[-1].kind == "function" and node.id in self.stack.scopes[-1].names:
-            ref = self.stack.scopes[-1].names[node.id]
-            self._fact("write", ref)
+        elif self.stack.scopes[-1].kind == "function":
+            self._fact("write", ref)  # own locals are dropped by linking; global/nonlocal targets stay
         self._mention_node(node, ref)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
