@@ -164,25 +164,38 @@ def test_s3_outage_during_upload_keeps_the_last_good_checkpoint(s3, tmp_path):
     assert (reopened.load(10) / "model.pt").read_bytes() == payload(10)["model.pt"]
 
 
-def test_s3_outage_shorter_than_the_retries_still_publishes(s3, tmp_path):
+def test_s3_outage_during_upload_shorter_than_the_retries_still_publishes(s3, tmp_path):
     storage = open_storage(s3.uri("run"), endpoint=s3.endpoint,
                            policy=RetryPolicy(attempts=8, base_delay=0.2, max_delay=2.0))
     manager = CheckpointManager(storage, keep=2, cache_dir=tmp_path / "cache")
-    s3.server.stop()
-    restart = threading.Timer(0.5, s3.server.start)
-    restart.start()
+    manager.save(10, payload(10), META)
+    files = {f"part{i}.bin": os.urandom(4 << 20) for i in range(12)}
+    saved, seen = threading.Event(), {}
+    outage = threading.Thread(target=_stop_when_uploaded,
+                              args=(s3, "run/checkpoints/step-0000020/", 0.5, saved, seen))
+    outage.start()
     try:
-        manager.save(10, payload(10), META)
+        manager.save(20, files, META)
+        saved.set()
     finally:
-        restart.join()
-    assert manager.latest_valid().step == 10
+        outage.join()
+    assert seen["save_was_running"], "the outage must hit the save, not follow it"
+    assert [r.step for r in manager.list_valid()] == [10, 20]
+    assert (manager.load(20) / "part11.bin").read_bytes() == files["part11.bin"]
 
 
-def _stop_when_uploaded(s3, prefix: str) -> None:
-    """Stop the server as soon as the first object under `prefix` exists (polls through its own client)."""
+def _stop_when_uploaded(s3, prefix: str, restart_after: float | None = None,
+                        done: threading.Event | None = None, seen: dict | None = None) -> None:
+    """Stop the server as soon as the first object under `prefix` exists (polls through its own client);
+    start it again `restart_after` seconds later if given. Notes in `seen` whether `done` was still unset."""
     for _ in range(2000):
         if s3.client.list_objects_v2(Bucket=s3.bucket, Prefix=prefix).get("KeyCount", 0):
             s3.server.stop()
+            if seen is not None:
+                seen["save_was_running"] = done is not None and not done.is_set()
+            if restart_after is not None:
+                threading.Event().wait(restart_after)
+                s3.server.start()
             return
         threading.Event().wait(0.005)
     raise AssertionError("the upload never started")
