@@ -8,10 +8,10 @@ import torch
 from graphmer_dist.config import ModelConfig
 from graphmer_dist.model import GraphMER
 from graphmer_dist.model.attention import eager_attention, key_bias_for
-from graphmer_dist.model.fused import COMPILE_MIN_ELEMENTS, fused_attention
+from graphmer_dist.model.compiled import COMPILE_MIN_ELEMENTS
 
 # N = 64 · 8 = 512 with 4 heads: one sequence has 4·512² ≈ 1M score elements, enough for the fast
-# path to take its compiled kernel (COMPILE_MIN_ELEMENTS); the model is narrow to keep it quick.
+# path to compile its layers (COMPILE_MIN_ELEMENTS); the model is narrow to keep it quick.
 FAST = ModelConfig(vocab_size=300, hidden_size=32, num_layers=2, num_heads=4, ffn_size=64, num_roots=64,
                    leaves_per_root=7, dropout=0.0, hgat_dropout=0.0, attention="flex")
 
@@ -37,6 +37,7 @@ def batch(model: ModelConfig, B: int, seed: int = 0):
     return input_ids, attention_mask, leaf_relation, head_length
 
 
+@pytest.mark.slow  # compiles a layer: ~15 s on 2 idle cores, more when the machine is busy
 def test_fast_path_equals_eager_forward_and_gradients_including_p():
     assert 1 * FAST.num_heads * FAST.seq_len ** 2 >= COMPILE_MIN_ELEMENTS
     torch.manual_seed(0)
@@ -46,14 +47,17 @@ def test_fast_path_equals_eager_forward_and_gradients_including_p():
     with torch.no_grad():
         fast.decay_p.copy_(torch.tensor([0.5, 1.0, 1.5, 2.5]))   # distinct heads, so p's gradient is not symmetric
         eager.decay_p.copy_(fast.decay_p)
-    inputs = batch(FAST, B=1)
-    weights = torch.randn(1, FAST.seq_len, FAST.hidden_size)
+    input_ids, attention_mask, leaf_relation, head_length = batch(FAST, B=2)
+    attention_mask[1], input_ids[1] = False, 0       # a fully padded sequence goes through the compiled path too
+    inputs = (input_ids, attention_mask, leaf_relation, head_length)
+    weights = torch.randn(2, FAST.seq_len, FAST.hidden_size)
     outputs = []
     for model in (fast, eager):
         y = model(*inputs)
         (y * weights).sum().backward()
         outputs.append(y)
     assert torch.allclose(outputs[0], outputs[1], atol=1e-5)
+    assert torch.all(outputs[0][1] == 0)
     for (name, p_fast), p_eager in zip(fast.named_parameters(), eager.parameters()):
         if p_eager.grad is None:
             assert p_fast.grad is None, name
@@ -61,15 +65,7 @@ def test_fast_path_equals_eager_forward_and_gradients_including_p():
         scale = p_eager.grad.abs().max()
         assert (p_fast.grad - p_eager.grad).abs().max() <= 1e-4 * scale, name
     assert fast.decay_p.grad.abs().min() > 0
-
-
-def test_kernels_agree_below_the_compile_threshold_too():
-    g = torch.Generator().manual_seed(1)
-    q, k, v = (torch.randn(2, 2, 16, 8, generator=g) for _ in range(3))
-    decay = torch.rand(2, 16, 16, generator=g)
-    mask = torch.rand(2, 16, generator=g) < 0.7
-    bias, _ = key_bias_for(mask)
-    assert torch.allclose(fused_attention(q, k, v, decay, bias), eager_attention(q, k, v, decay, bias), atol=1e-6)
+    assert all(torch.isfinite(p.grad).all() for p in fast.parameters() if p.grad is not None)
 
 
 def test_padded_keys_get_no_attention():
@@ -80,8 +76,7 @@ def test_padded_keys_get_no_attention():
     bias, _ = key_bias_for(mask)
     changed_v = v.clone()
     changed_v[..., 5:, :] = 1e6                       # values behind padding must not leak into any row
-    for kernel in (eager_attention, fused_attention):
-        assert torch.allclose(kernel(q, k, v, decay, bias), kernel(q, k, changed_v, decay, bias))
+    assert torch.allclose(eager_attention(q, k, v, decay, bias), eager_attention(q, k, changed_v, decay, bias))
 
 
 def test_fully_padded_sequence_gives_zeros_not_nan_in_output_and_gradients():

@@ -1,10 +1,9 @@
 """Multi-head self-attention whose scaled logits are multiplied by the decay mask (DESIGN.md §3).
 
 logits = (q·k / sqrt(d_h)) · D[h], padded keys → −inf, softmax. D is not additive, so plain SDPA
-cannot express it. Two kernels compute the same thing:
-  - `eager_attention`: the readable reference;
-  - `fused_attention` (config 'flex', the default): see `fused.py` for what it fuses and why.
-The caller passes D already multiplied by 1/sqrt(d_h) (once per forward, shared by all layers).
+cannot express it. This is the reference maths; the fast path (config 'flex') compiles whole
+encoder layers around it (see `compiled.py`). The caller passes D already multiplied by
+1/sqrt(d_h) (once per forward, shared by all layers).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import torch
 from torch import nn
 
 from graphmer_dist.config import ModelConfig
-from graphmer_dist.model.fused import fused_attention
 
 
 def eager_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scaled_decay: torch.Tensor,
@@ -47,10 +45,9 @@ class DecayAttention(nn.Module):
         self.num_heads, self.head_dim = model.num_heads, model.head_dim
         self.qkv = nn.Linear(model.hidden_size, 3 * model.hidden_size)
         self.out = nn.Linear(model.hidden_size, model.hidden_size)
-        self.kernel = eager_attention if model.attention == "eager" else fused_attention
 
     def forward(self, x: torch.Tensor, scaled_decay: torch.Tensor, key_bias: torch.Tensor) -> torch.Tensor:
         B, N, d = x.shape
         qkv = self.qkv(x).view(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        context = self.kernel(qkv[0], qkv[1], qkv[2], scaled_decay, key_bias)       # (B, H, N, dh)
+        context = eager_attention(qkv[0], qkv[1], qkv[2], scaled_decay, key_bias)       # (B, H, N, dh)
         return self.out(context.transpose(1, 2).reshape(B, N, d))

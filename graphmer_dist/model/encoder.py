@@ -10,6 +10,7 @@ from torch import nn
 
 from graphmer_dist.config import ModelConfig
 from graphmer_dist.model.attention import DecayAttention, key_bias_for
+from graphmer_dist.model.compiled import compiled_layer_forward, worth_compiling
 from graphmer_dist.model.distances import decay_mask, hop_distances
 from graphmer_dist.model.hgat import HGAT
 
@@ -44,6 +45,7 @@ class GraphMER(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(model) for _ in range(model.num_layers))
         self.final_dense = nn.Linear(model.hidden_size, model.hidden_size)
         self.final_norm = nn.LayerNorm(model.hidden_size, eps=model.layer_norm_eps)
+        self.compile_layers = model.attention == "flex"
 
     def decay(self) -> torch.Tensor:
         """The (H, N, N) decay mask with 1/sqrt(d_h) folded in; once per forward, shared by all layers."""
@@ -55,8 +57,15 @@ class GraphMER(nn.Module):
         x = self.hgat(x, leaf_relation, head_length, attention_mask)
         key_bias, has_tokens = key_bias_for(attention_mask)
         scaled_decay = self.decay()
+        run_layer = compiled_layer_forward() if self.compile_layers and worth_compiling(x, self.config.num_heads) \
+            else _eager_layer_forward
         for layer in self.layers:
-            x = layer(x, scaled_decay, key_bias)
+            x = run_layer(layer, x, scaled_decay, key_bias)
         y = self.final_norm(F.gelu(self.final_dense(x)))
         # A fully padded sequence attended to its own padding (see key_bias_for); its output is 0.
         return y * has_tokens[:, None, None].to(y.dtype)
+
+
+def _eager_layer_forward(layer: EncoderLayer, x: torch.Tensor, scaled_decay: torch.Tensor,
+                         key_bias: torch.Tensor) -> torch.Tensor:
+    return layer(x, scaled_decay, key_bias)
