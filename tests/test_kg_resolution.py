@@ -169,3 +169,19 @@ def test_generic_bases_nonlocal_and_global_writes_and_match_captures(tmp_path):
     assert triples(graph, "writes_to") == {("z.outer.bump", "z.outer.count"), ("z.outer", "z.LAST")}
     assert graph.entities["z.LAST"] == "variable"
     assert graph.entities["z.Box.get.value"] == "variable"  # a match capture is a local
+
+
+def test_real_stdlib_package_json(tmp_path):
+    """The stdlib's json package (through a folder symlink, so modules are named json.*)."""
+    import sysconfig
+    (tmp_path / "json").symlink_to(Path(sysconfig.get_paths()["stdlib"]) / "json")
+    graph = extract_corpus([str(tmp_path)], DataConfig(workers=1))
+    assert {f.source.module for f in graph.files} >= {"json", "json.decoder", "json.encoder", "json.scanner"}
+    assert graph.entities["json.decoder.JSONDecodeError"] == "exception"
+    assert graph.entities["json.decoder.JSONDecoder.decode"] == "method"
+    found = {(t.head, t.relation, t.tail) for t in graph.triples}
+    assert ("json", "instantiates", "json.decoder.JSONDecoder") in found  # _default_decoder = JSONDecoder(...)
+    assert ("json.decoder.JSONDecodeError", "inherits_from", "builtins.ValueError") in found
+    assert ("json.decoder.JSONDecoder.decode", "invokes", "json.decoder.JSONDecoder.raw_decode") in found
+    assert ("json.decoder.JSONDecoder.raw_decode", "raises", "json.decoder.JSONDecodeError") in found
+    assert graph.ontology.pass_rate == 1.0
