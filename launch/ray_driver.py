@@ -17,9 +17,12 @@ or `trainer_resources` (they raise). S3 run folders go through pyarrow's S3FileS
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from typing import Any, Callable
 
 from graphmer_dist.errors import UserError
+from graphmer_dist.train.preemption import EXIT_PREEMPTED
 
 WORKING_DIR_EXCLUDES = [".venv", "venv", "data", "runs", ".git", "**/__pycache__", "*.egg-info"]
 """Never packaged into a cluster job's working_dir (Ray's limit is 512 MiB)."""
@@ -78,6 +81,10 @@ def run_with_ray(job: dict, use_gpu: bool, address: str | None,
     threads = job["config"]["train"]["num_threads"] or job["config"]["parallel"]["cpus_per_worker"]
     job = {**job, "config": {**job["config"], "train": {**job["config"]["train"], "num_threads": threads}}}
     connect(address)
+    from launch.ray_hooks import StopFlag
+    stop_flag = StopFlag.remote()
+    job = {**job, "stop_flag": stop_flag}
+    previous = forward_signals(stop_flag)
     try:
         result = build_trainer(job, use_gpu, loop).fit()
     except TrainingFailedError as exc:
@@ -85,8 +92,34 @@ def run_with_ray(job: dict, use_gpu: bool, address: str | None,
         if user_error is not None:
             raise user_error from None
         raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    # result.metrics are those of the last checkpoint (reports without one are not kept); every run
+    # ends with a checkpoint, so its step tells a finished run from a stopped one.
     metrics = dict(result.metrics or {})
-    return int(metrics.get("exit_code", 0)), metrics
+    done = metrics.get("step") == job["config"]["train"]["steps"]
+    return (0 if done else EXIT_PREEMPTED), metrics
+
+
+def forward_signals(stop_flag) -> dict:
+    """SIGTERM/SIGINT on the driver → the workers finish their step, checkpoint and return 75.
+    A second signal gets the previous handler (a user can still kill a stuck run)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handle(signum, frame):
+        name = signal.Signals(signum).name
+        print(f"graphmer-launch: {name} received; asking the workers to checkpoint and stop "
+              "(send it again to stop at once)", flush=True)
+        stop_flag.set.remote(name)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    for sig in previous:
+        signal.signal(sig, handle)
+    return previous
 
 
 def find_user_error(exc: BaseException) -> UserError | None:

@@ -16,8 +16,24 @@ import ray.train
 from graphmer_dist.train.loop import local_hooks
 
 
+@ray.remote(num_cpus=0)
+class StopFlag:
+    """Set by the driver when it receives SIGTERM/SIGINT; rank 0 polls it once per step. Signals do not
+    reach Ray's workers (they run under the raylet, and the loop runs off their main thread)."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+
+    def set(self, signal_name: str) -> None:
+        self.signal_name = self.signal_name or signal_name
+
+    def get(self) -> str | None:
+        return self.signal_name
+
+
 class RayHooks:
     def __init__(self, job: dict) -> None:
+        self.stop_flag = job.get("stop_flag")
         # A fresh Ray run may continue a run folder's older checkpoints (or a --resume path).
         self.fallback = local_hooks(job)
         self._downloads: list[tempfile.TemporaryDirectory] = []
@@ -32,6 +48,9 @@ class RayHooks:
         download = tempfile.TemporaryDirectory(prefix="graphmer-resume-")
         self._downloads.append(download)
         return checkpoint.to_directory(os.path.join(download.name, os.path.basename(checkpoint.path)))
+
+    def stop_requested(self) -> bool:
+        return self.stop_flag is not None and ray.get(self.stop_flag.get.remote()) is not None
 
     def staging_dir(self, step: int, rank: int) -> str:
         path = os.path.join(tempfile.mkdtemp(prefix=f"graphmer-ckpt-rank{rank}-"), f"step-{step:07d}")

@@ -83,3 +83,39 @@ def test_ddp_worker_killed_mid_run_restarts_from_checkpoint_and_matches_uninterr
     expected = weights(clean, 6)
     assert restarted.keys() == expected.keys()
     assert all(torch.equal(restarted[k], expected[k]) for k in expected), "resumed DDP run is not bit-identical"
+
+
+DRIVER = """
+import json, sys
+from types import SimpleNamespace
+from graphmer_dist.config_loader import load_config
+from launch import runner
+config = load_config("tiny", json.loads(sys.argv[1]))
+plan = SimpleNamespace(config=config, run_dir=sys.argv[2], use_gpu=False, resume_roots=[], time_limit_s=None,
+                       address=sys.argv[3], platform="cluster", spec={"name": "cluster"}, to_json=lambda: "{}")
+sys.exit(runner.run(plan))
+"""
+
+
+def test_sigterm_to_the_driver_checkpoints_on_the_workers_and_exits_75(ray_cluster, tiny_dataset, tmp_path):
+    """The driver joins the session's cluster by address, like `--platform cluster` does."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from graphmer_dist.train.preemption import EXIT_PREEMPTED
+    overrides = [*BASE, "train.steps=100000", f"data.dataset_dir={tiny_dataset}"]
+    address = ray_cluster.get_runtime_context().gcs_address
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(overrides), str(tmp_path), address],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    while not (tmp_path / "checkpoints" / "step-0000002" / "manifest.json").exists():
+        assert driver.poll() is None, driver.stdout.read()
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGTERM)
+    out = driver.communicate()[0]
+    assert driver.returncode == EXIT_PREEMPTED, out[-3000:]
+    steps = sorted(int(p.name[5:]) for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith("step-"))
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps[-1] == rows[-1]["step"] < 100000
+    assert "stopped early" in out

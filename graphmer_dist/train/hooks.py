@@ -31,6 +31,9 @@ class TrainHooks(Protocol):
     def report(self, metrics: dict, checkpoint_dir: str | None) -> None:
         """Collective: publish `checkpoint_dir` (if any) with the metrics of this step."""
 
+    def stop_requested(self) -> bool:
+        """Whether the launcher asks the run to checkpoint and stop (asked on rank 0 once per step)."""
+
 
 class LocalHooks:
     """No Ray: one process (or torchrun ranks on one node sharing a staging folder); rank 0 publishes."""
@@ -44,6 +47,9 @@ class LocalHooks:
             "graphmer-staging-" + hashlib.sha256(run_dir.encode()).hexdigest()[:12])
         self.published: list[str] = []
         self.last_metrics: dict = {}
+
+    def stop_requested(self) -> bool:
+        return False  # signals reach this process directly (see preemption.StopRequest)
 
     def resume_checkpoint(self) -> str | None:
         found = resolve_resume(self.resume, self.run_dir, self.resume_roots, model_hash=self.model_hash,

@@ -48,7 +48,7 @@ class Trainer:
         preempted = self.step < self.cfg.train.steps
         if self.last_saved != self.step:
             self.save()
-        reason = self.stop.signal_name or "time limit"
+        reason = self.stop.signal_name or ("time limit" if self.budget.exhausted() else "asked by the launcher")
         progress.message(f"stopped at step {self.step} ({reason}); checkpoint saved" if preempted
                          else f"finished {self.step} steps")
         progress.close()
@@ -91,7 +91,8 @@ class Trainer:
 
     def should_stop(self) -> bool:
         """Collective: every rank must agree to stop at the same step, or the next collective hangs."""
-        local = 1.0 if (self.stop.requested or self.budget.exhausted()) else 0.0
+        asked = self.stop.requested or (self.ctx.world.is_main and self.hooks.stop_requested())
+        local = 1.0 if (asked or self.budget.exhausted()) else 0.0
         return all_reduce_sum([local], self.ctx.precision.device, self.ctx.world)[0] > 0
 
     def validate(self) -> dict | None:
