@@ -190,3 +190,23 @@ def test_weights_that_do_not_fit_their_config_are_refused(kg_world, tmp_path):
 def test_a_run_folder_without_checkpoints_is_a_checkpoint_error(tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(tmp_path), "--dataset", str(tmp_path)]) == 2
     assert "neither a checkpoint folder" in capsys.readouterr().err
+
+
+def test_without_dataset_the_checkpoints_own_dataset_is_found_in_the_cache(tmp_path):
+    corpus = tmp_path / "corpus" / "pkg"
+    corpus.mkdir(parents=True)
+    for i in range(6):
+        (corpus / f"mod{i}.py").write_text(
+            f"class Base{i}:\n    def run(self):\n        return helper{i}()\n\n\n"
+            f"def helper{i}():\n    return Base{i}()\n\n\nclass Child{i}(Base{i}):\n    def run(self):\n"
+            f"        return super().run()\n")
+    config = load_config("tiny", [f"data.corpus={corpus.parent}", f"data.cache_dir={tmp_path / 'cache'}",
+                                  "data.file_test_fraction=0.45", "data.triple_test_fraction=0.45"])
+    from graphmer_dist.data import build_dataset
+
+    dataset_dir = build_dataset(config, log=lambda line: None)
+    model = GraphMERForPretraining(config.model, config.train)
+    checkpoint = save_checkpoint(tmp_path / "ckpt", config, model, dataset_dir)
+    result = evaluate_checkpoint(checkpoint)
+    assert result["dataset"] == str(dataset_dir)
+    assert result["num_sequences"] == sum(open_dataset(dataset_dir).shard_sizes("test")) > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import torch
 
 from graphmer_dist.data import Dataset, open_dataset
 from graphmer_dist.data.tokenizer import load_tokenizer
-from graphmer_dist.errors import ConfigError, DataError
+from graphmer_dist.errors import DataError
 from graphmer_dist.eval.accuracy import masked_accuracy
 from graphmer_dist.eval.checkpoint import LoadedCheckpoint, load_checkpoint
 from graphmer_dist.eval.filters import TailFilter, read_triples
@@ -40,11 +41,14 @@ def evaluate_checkpoint(checkpoint: str, dataset_dir: str | None = None, split: 
 
 
 def _dataset(loaded: LoadedCheckpoint, dataset_dir: str | None) -> Dataset:
-    """The dataset given, else the one the config names; it must use the checkpoint's tokenizer."""
-    folder = dataset_dir or loaded.config.data.dataset_dir
+    """The dataset given, else the run's own: the content-addressed build of the checkpoint's
+    config and corpus (reused from the cache; rebuilt identically if it was deleted). Either way it
+    must use the checkpoint's tokenizer."""
+    folder = dataset_dir
     if not folder:
-        raise ConfigError(f"eval needs the dataset the checkpoint {loaded.path} was trained on: pass "
-                          "--dataset DIR (its config.json has no data.dataset_dir)")
+        from graphmer_dist.data import build_or_reuse
+
+        folder, _ = build_or_reuse(loaded.config, log=lambda line: print(line, file=sys.stderr))
     dataset = open_dataset(folder)
     dataset.check_compatible(loaded.config.model)
     saved = loaded.path / "tokenizer.json"
