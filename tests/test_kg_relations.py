@@ -98,6 +98,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("shapes.base.Shape.describe", "shapes.base.Shape.area"),
         ("shapes.square.Square.report", "shapes.base.Shape.describe"),
         ("shapes.square.Square.zero", "shapes.square.Square.unit"),
+        ("shapes.square.safe_area", "shapes.base.Shape.area"),  # through the annotation `shape: Shape`
         ("shapes.square.tile", "shapes.square.Square.unit"),
         ("tests.test_square.TestSquare.test_unit", "shapes.square.Square.unit"),
     },

@@ -185,3 +185,41 @@ def test_real_stdlib_package_json(tmp_path):
     assert ("json.decoder.JSONDecoder.decode", "invokes", "json.decoder.JSONDecoder.raw_decode") in found
     assert ("json.decoder.JSONDecoder.raw_decode", "raises", "json.decoder.JSONDecodeError") in found
     assert graph.ontology.pass_rate == 1.0
+
+
+def test_attributes_resolve_through_the_class_bound_to_a_variable(tmp_path):
+    graph = extract(tmp_path, {"v.py": """
+        from typing import Optional
+
+        class Engine:
+            def start(self):
+                pass
+
+        class Other:
+            def start(self):
+                pass
+
+        DEFAULT = Engine()
+
+        class Car:
+            def __init__(self, spare: Optional[Engine] = None):
+                self.engine = None
+                self.engine = Engine()
+                self.spare = spare
+
+            def drive(self):
+                self.engine.start()
+                self.spare.start()
+
+        def main(flag):
+            car = Car()
+            car.drive()
+            DEFAULT.start()
+            either = Engine()
+            if flag:
+                either = Other()
+            either.start()  # two classes bound: no type, no triple
+    """})
+    assert triples(graph, "invokes") == {("v.Car.drive", "v.Engine.start"), ("v.main", "v.Car.drive"),
+                                         ("v.main", "v.Engine.start")}
+    assert ("v.Car.drive", "v.Car.engine") in triples(graph, "reads_from")

@@ -80,6 +80,8 @@ class PythonVisitor(VisitorBase):
                 self.raw.mentions.append((start, start + len(arg.arg), ref))
             if arg.annotation is not None:
                 self._type_names(arg.annotation, "ref")
+                if ref is not None:
+                    self.raw.value_types.append((ref, self.stack.resolve(_unwrap_optional(arg.annotation))))
         if node.returns is not None:
             self._type_names(node.returns, "return_type")
 
@@ -147,6 +149,27 @@ class PythonVisitor(VisitorBase):
             self._fact("write", ref)
         self._mention_node(node, ref)
         self.visit(node.value)
+
+    def visit_Assign(self, node: ast.Assign | ast.AnnAssign) -> None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if len(targets) == 1 and isinstance(targets[0], (ast.Name, ast.Attribute)):
+            self._value_type(targets[0], node.value, getattr(node, "annotation", None))
+        self.generic_visit(node)
+
+    visit_AnnAssign = visit_Assign
+
+    def _value_type(self, target: ast.Name | ast.Attribute, value: ast.expr | None,
+                    annotation: ast.expr | None) -> None:
+        """Record what is bound to `target`, so `target.attr` can later resolve through its class."""
+        owner = self.stack.resolve(target)
+        if owner is None or owner[0] not in ("n", "m"):
+            return
+        if annotation is not None:
+            self.raw.value_types.append((owner, self.stack.resolve(_unwrap_optional(annotation))))
+        elif isinstance(value, ast.Call):
+            self.raw.value_types.append((owner, self.stack.resolve(value.func)))
+        elif value is not None and not (isinstance(value, ast.Constant) and value.value is None):
+            self.raw.value_types.append((owner, None))  # some other value: the type is unknown
 
     def visit_Call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Name) and node.func.id == "super":
@@ -232,6 +255,18 @@ def _self_name(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
         return ""
     positional = (*node.args.posonlyargs, *node.args.args)
     return positional[0].arg if positional else ""
+
+
+def _unwrap_optional(annotation: ast.expr) -> ast.expr:
+    """`Optional[Foo]` and `Foo | None` → `Foo`; anything else unchanged."""
+    if isinstance(annotation, ast.Subscript):
+        outer = annotation.value
+        if (outer.attr if isinstance(outer, ast.Attribute) else getattr(outer, "id", "")) == "Optional":
+            return annotation.slice
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        if isinstance(annotation.right, ast.Constant) and annotation.right.value is None:
+            return annotation.left
+    return annotation
 
 
 def _iterator_element(annotation: ast.expr) -> ast.expr | None:

@@ -8,6 +8,8 @@ corpus. It records *references* instead, which `link.py` resolves once every fil
 - `("s", class, attr)`: `super().attr` (looked up through the bases of `class`, skipping it);
 - `("im", module)`: a module that must exist (an `import` statement);
 - `("io", dotted)`: a name that counts as an import only if it is a module (`from pkg import sub`);
+- `("a", ref, attr)`: attribute `attr` of whatever `ref` names (`self.engine.start` with a typed
+  `self.engine`), found through the value type of that variable or attribute;
 - `("jt", dotted)`: a Java type (`a.b.Foo` → class `a.b.Foo.Foo` of file a/b/Foo.java);
 - `("jm", tag, value, member)`: a member of the Java type that reference `(tag, value)` names.
 """
@@ -44,6 +46,10 @@ class RawFile:
     """(head qualified name, fact kind from FACT_KINDS, reference)."""
     mentions: list[tuple[int, int, Ref]] = field(default_factory=list)
     """(start, end, reference): str spans of `text`."""
+    value_types: list[tuple[Ref, Ref | None]] = field(default_factory=list)
+    """(variable or attribute reference, reference to what is assigned to it): `x = Foo()` gives the
+    callee `Foo`, `x: Foo` the annotation; None for any other value. Linking types a variable only when
+    every binding names the same class."""
     test_functions: list[str] = field(default_factory=list)
     """Test functions/methods of a test module (named test*)."""
 

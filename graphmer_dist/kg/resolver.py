@@ -49,6 +49,9 @@ class Resolver:
         self._mros: dict[str, list[str]] = {}
         self._members: dict[tuple[str, str, bool], str | None] = {}
         self._modules: dict[str, str] = {}
+        self._type_refs: dict[str, list[Ref | None]] = {}
+        self._value_types: dict[str, str | None] = {}
+        self._pending_types = [pair for raw in raws for pair in raw.value_types]
         self._mark_dynamic_classes()
         self._mark_exceptions()
 
@@ -69,6 +72,12 @@ class Resolver:
             return self.member(ref[1], ref[2], include_self=True)
         if tag == "s":
             return self.member(ref[1], ref[2], include_self=False)
+        if tag == "a":
+            owner = self.resolve(ref[1])
+            if owner is None:
+                return None
+            kind = self.entities[owner]
+            return self._inside(owner, kind, [ref[2]], _MAX_ALIAS_HOPS)
         if tag == "jt":
             return self.java_type(ref[1])
         if tag == "jm":
@@ -126,6 +135,9 @@ class Resolver:
             return self._external(".".join([prefix, *rest]))
         if kind in ("class", "exception") and len(rest) == 1:
             return self.member(prefix, rest[0], include_self=True)
+        if kind in ("variable", "attribute") and len(rest) == 1:
+            cls = self.value_type(prefix)
+            return self.member(cls, rest[0], include_self=True) if cls else None
         if kind == "module" and len(rest) == 1 and hops < _MAX_ALIAS_HOPS:
             for star in self.stars.get(prefix, ()):
                 found = self._name(f"{star}.{rest[0]}", hops + 1)
@@ -176,6 +188,22 @@ class Resolver:
             candidates = (f"{a}.{attr}" for a in self.mro(cls)[0 if include_self else 1:])
             self._members[key] = next((c for c in candidates if c in self.entities), None)
         return self._members[key]
+
+    def value_type(self, entity: str) -> str | None:
+        """The corpus class every binding of a variable/attribute names (`x = Foo()`, `x: Foo`), else None.
+        Flow-insensitive, so a variable bound to two different things gets no type at all."""
+        if self._pending_types:  # resolved lazily: owners need the full entity table
+            pending, self._pending_types = self._pending_types, []
+            for owner, value in pending:
+                resolved = self.resolve(owner)
+                if resolved is not None:
+                    self._type_refs.setdefault(resolved, []).append(value)
+        if entity not in self._value_types:
+            self._value_types[entity] = None  # cycle guard (`x = x.copy()`)
+            found = {self.resolve(v) if v is not None else None for v in self._type_refs.get(entity, ())}
+            cls = found.pop() if len(found) == 1 else None
+            self._value_types[entity] = cls if self.entities.get(cls or "") in ("class", "exception") else None
+        return self._value_types[entity]
 
     def module_of(self, qname: str) -> str:
         """The module an entity is defined in (an external or builtin name is its own "module")."""

@@ -99,6 +99,8 @@ class ScopeStack:
             method = self.method()
             return ("s", method.class_qname, node.attr) if method else None
         base = self.resolve(value)
-        if base is None or base[0] != "n":
+        if base is None or base[0] in ("im", "io"):
             return None
-        return ("n", f"{base[1]}.{node.attr}")
+        if base[0] == "n":
+            return ("n", f"{base[1]}.{node.attr}")
+        return ("a", base, node.attr)  # through the type of `self.x` (or of a deeper chain)
