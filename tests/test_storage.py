@@ -145,3 +145,11 @@ def test_transient_classification():
     wrapped = RuntimeError("upload failed")
     wrapped.__cause__ = client_error("InternalError", 500)
     assert is_transient(wrapped) and not is_transient(ValueError("bad"))
+
+
+def test_s3_missing_bucket_on_a_streamed_upload_is_named_too(s3, tmp_path):
+    """boto3's transfer manager wraps the ClientError; the message still names the real cause."""
+    (tmp_path / "f.bin").write_bytes(b"x" * 100)
+    storage = open_storage("s3://no-such-bucket-here/run", endpoint=s3.endpoint)
+    with pytest.raises(StorageError, match=r"upload of s3://no-such-bucket-here/run/f.bin failed: NoSuchBucket"):
+        storage.write_file("f.bin", tmp_path / "f.bin")

@@ -29,11 +29,11 @@ _jitter = random.Random()
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    attempts: int = 6
+    attempts: int = 8
     """Tries in total (the first one included)."""
     base_delay: float = 0.5
     """Seconds before the second try; doubles each time (with jitter), capped at `max_delay`."""
-    max_delay: float = 8.0
+    max_delay: float = 20.0
 
     def delay(self, attempt: int) -> float:
         """Sleep before try number `attempt + 1` (attempt counts from 1)."""
@@ -41,18 +41,20 @@ class RetryPolicy:
 
 
 def error_code(exc: BaseException) -> str:
-    """The S3 error code of a botocore ClientError ('' for anything else)."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
+    """The S3 error code of the botocore ClientError in `exc`'s chain ('' when there is none)."""
+    return str(_response(exc).get("Error", {}).get("Code", ""))
 
 
 def http_status(exc: BaseException) -> int:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-    return 0
+    return int(_response(exc).get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def _response(exc: BaseException) -> dict:
+    for err in _chain(exc):
+        response = getattr(err, "response", None)
+        if isinstance(response, dict):
+            return response
+    return {}
 
 
 def is_not_found(exc: BaseException) -> bool:
