@@ -14,22 +14,40 @@ import sys
 from typing import Any, TextIO
 
 
+METRICS_FILE = "metrics.jsonl"
+
+
 class MetricsWriter:
-    def __init__(self, run_dir: str | None) -> None:
+    """Appends to a local `metrics.jsonl`; on S3 (no appends) the whole file is rewritten at every
+    checkpoint (`sync`), starting from what an earlier attempt left there."""
+
+    def __init__(self, run_dir: str | None, endpoint: str | None = None) -> None:
         self._file: TextIO | None = None
-        if run_dir and "://" not in run_dir:
+        self._remote = None
+        self._lines: list[str] = []
+        if run_dir and "://" in run_dir:
+            from graphmer_dist.storage import open_storage
+            self._remote = open_storage(run_dir, endpoint)
+            if self._remote.exists(METRICS_FILE):
+                self._lines = self._remote.read_bytes(METRICS_FILE).decode().splitlines(keepends=True)
+        elif run_dir:
             os.makedirs(run_dir, exist_ok=True)
-            self._file = open(os.path.join(run_dir, "metrics.jsonl"), "a", encoding="utf-8")
-        self.rows: list[dict[str, Any]] = []
-        """Rows of this process (S3 run folders get them uploaded at checkpoints)."""
+            self._file = open(os.path.join(run_dir, METRICS_FILE), "a", encoding="utf-8")
 
     def write(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
+        line = json.dumps(row, sort_keys=True) + "\n"
         if self._file is not None:
-            self._file.write(json.dumps(row, sort_keys=True) + "\n")
+            self._file.write(line)
             self._file.flush()
+        elif self._remote is not None:
+            self._lines.append(line)
+
+    def sync(self) -> None:
+        if self._remote is not None:
+            self._remote.write_bytes(METRICS_FILE, "".join(self._lines).encode())
 
     def close(self) -> None:
+        self.sync()
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 
 import torch
@@ -64,12 +63,9 @@ def build_context(job: dict) -> TrainContext:
 
 
 def write_run_files(run_dir: str, config: Config, plan: dict | None) -> None:
-    """config.json (and plan.json) in a local run folder; the launcher writes them for S3 folders."""
-    if "://" in run_dir:
-        return
-    os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        f.write(config.to_json())
+    """config.json and plan.json at the top of the run folder (local or S3)."""
+    from graphmer_dist.storage import open_storage
+    storage = open_storage(run_dir, config.checkpoint.s3_endpoint or None)
+    storage.write_bytes("config.json", config.to_json().encode())
     if plan is not None:
-        with open(os.path.join(run_dir, "plan.json"), "w") as f:
-            json.dump(plan, f, indent=2, sort_keys=True)
+        storage.write_bytes("plan.json", json.dumps(plan, indent=2, sort_keys=True).encode())

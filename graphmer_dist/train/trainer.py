@@ -27,7 +27,8 @@ class Trainer:
         self.last_saved = -1
         self.stop = StopRequest()
         self.budget = TimeBudget(parse_duration(self.cfg.train.time_limit))
-        self.metrics = MetricsWriter(ctx.run_dir if ctx.world.is_main else None)
+        self.metrics = MetricsWriter(ctx.run_dir if ctx.world.is_main else None,
+                                     self.cfg.checkpoint.s3_endpoint or None)
         self.last_row: dict = {}
 
     def train(self) -> int:
@@ -124,6 +125,7 @@ class Trainer:
             checkpoint_io.write_manifest(directory, self.step, self.manifest_meta(), all_files)
         barrier(world)
         self.hooks.report({**self.last_row, "step": self.step}, str(directory))
+        self.metrics.sync()
         shutil.rmtree(directory, ignore_errors=True)  # published (copied) by the hooks; the staging is ours
         self.last_saved = self.step
         seconds = time.perf_counter() - start
