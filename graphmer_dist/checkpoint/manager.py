@@ -128,7 +128,7 @@ class CheckpointManager:
         """'' when `ref` is complete and every checksum matches, else why it is not (logged as a warning)."""
         if ref.uri in self._verified:
             return ""
-        reason = inspect(ref, self._local_copy_dir(ref))
+        reason = verify(ref, self._local_copy_dir(ref))
         if reason:
             if warn:
                 log.warning("skipping checkpoint %s: %s", ref.uri, reason)
@@ -185,7 +185,7 @@ class CheckpointManager:
                     shutil.rmtree(path, ignore_errors=True)
 
 
-def inspect(ref: CheckpointRef, copy_to: Path | None) -> str:
+def verify(ref: CheckpointRef, copy_to: Path | None) -> str:
     """Full check of one checkpoint: manifest, sizes and sha256s. Remote ones are first copied to `copy_to`."""
     manifest, reason = mf.read_manifest(ref.storage, ref.key)
     if manifest is None:
