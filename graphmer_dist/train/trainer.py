@@ -44,11 +44,11 @@ class Trainer:
                     progress.update(self.step, self.validate())
                 if self.step % self.cfg.checkpoint.every_steps == 0:
                     self.save()
+            if self.last_saved != self.step:
+                self.save()  # still under our handler: a signal now must not kill the final save
         finally:
             self.stop.uninstall()
         preempted = self.step < self.cfg.train.steps
-        if self.last_saved != self.step:
-            self.save()
         reason = self.stop.signal_name or ("time limit" if self.budget.exhausted() else "asked by the launcher")
         progress.message(f"stopped at step {self.step} ({reason}); checkpoint saved" if preempted
                          else f"finished {self.step} steps")
