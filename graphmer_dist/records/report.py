@@ -38,7 +38,7 @@ def _row(record: dict[str, Any]) -> Row:
     tokens = tp["tokens_per_s"]
     price = record.get("price_per_hour") or 0.0
     per_dollar = tokens["median"] * 3600.0 / price if price > 0 and tokens["median"] else None
-    platform = platform_name(record)
+    platform = platform_name(record) + (" (suite)" if record["kind"] == "bench" else "")
     cells = {
         "platform": platform,
         "device": short_device(record["device_name"]),
