@@ -50,4 +50,18 @@ def _extract_python(source: SourceFile, text: str) -> RawFile | Skipped:
         PythonVisitor(raw).run(tree)
     except RecursionError:
         return Skipped(source.path, "syntax_error", "nesting too deep to analyse")
+    _share_equal_refs(raw)
     return raw
+
+
+def _share_equal_refs(raw: RawFile) -> None:
+    """Make equal references one object: pickle then sends each once, which shrinks what the parent
+    must receive and unpickle (about a third of a file's facts and mentions repeat a reference)."""
+    shared: dict = {}
+
+    def one(ref):
+        return None if ref is None else shared.setdefault(ref, ref)
+
+    raw.facts = [(head, kind, one(ref)) for head, kind, ref in raw.facts]
+    raw.mentions = [(start, end, one(ref)) for start, end, ref in raw.mentions]
+    raw.value_types = [(one(owner), one(value)) for owner, value in raw.value_types]
