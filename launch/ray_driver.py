@@ -11,7 +11,12 @@ newest-valid-checkpoint search (`launch/ray_hooks.py`).
 
 Ray Train V2 (the default in 2.60): no `resume_from_checkpoint`, `verbose`, `checkpoint_frequency`
 or `trainer_resources` (they raise). S3 run folders go through pyarrow's S3FileSystem with
-`endpoint_override` when `checkpoint.s3_endpoint` is set (no `s3://` prefix then).
+`endpoint_override` when `checkpoint.s3_endpoint` is set (no `s3://` prefix then). On a cluster the
+workers import this package from the job's working_dir (infra/ray/submit.sh excludes .venv and data)
+or from the image.
+
+Preemption: signals reach the driver, not Ray's workers, so the driver forwards SIGTERM/SIGINT to a
+`StopFlag` actor that rank 0 polls each step; the workers checkpoint and the run exits 75.
 """
 
 from __future__ import annotations
@@ -23,10 +28,6 @@ from typing import Any, Callable
 
 from graphmer_dist.errors import UserError
 from graphmer_dist.train.preemption import EXIT_PREEMPTED
-
-WORKING_DIR_EXCLUDES = [".venv", "venv", "data", "runs", ".git", "**/__pycache__", "*.egg-info"]
-"""Never packaged into a cluster job's working_dir (Ray's limit is 512 MiB)."""
-
 
 def connect(address: str | None, num_cpus: int | None = None) -> None:
     """Join a running cluster (`address`, e.g. 'auto' under `ray job submit`) or start a local one."""
