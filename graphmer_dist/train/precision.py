@@ -7,6 +7,7 @@ CUDA and always with a GradScaler, since fp16 gradients underflow without one; f
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 
 import torch
@@ -15,12 +16,12 @@ from graphmer_dist.errors import ConfigError
 
 
 def resolve_device(device: str) -> torch.device:
-    """'auto' → this rank's CUDA device if there is one, else CPU."""
+    """'auto' → this rank's CUDA device if there is one, else CPU. LOCAL_RANK is set by Ray Train and
+    torchrun alike (one device per worker)."""
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("config key 'train.device': 'cuda' was asked for but torch sees no GPU; "
                           "use --set train.device=cpu (or auto)")
     if device in ("cuda", "auto") and torch.cuda.is_available():
-        import os
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local_rank)
         return torch.device("cuda", local_rank)
