@@ -18,19 +18,11 @@ import numpy as np
 import torch
 
 from graphmer_dist.config import ModelConfig, TrainConfig
-from graphmer_dist.tokens import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS
+from graphmer_dist.data.tokenizer import VocabFlags  # built from the tokenizer; re-exported here
+from graphmer_dist.tokens import CLS_ID, MASK_ID, PAD_ID, SPECIAL_TOKENS
 
 IGNORE = -100
-
-
-@dataclass(frozen=True)
-class VocabFlags:
-    """Per-token-id facts the word-start rule needs (built from the tokenizer by the dataset)."""
-
-    begins_with_space: np.ndarray
-    """(V,) bool: the token's text starts with the byte-level space marker 'Ġ'."""
-    ends_with_non_identifier: np.ndarray
-    """(V,) bool: the token's last character is not a letter, digit or '_'."""
+__all__ = ["IGNORE", "MaskingCollator", "VocabFlags"]
 
 
 @dataclass
