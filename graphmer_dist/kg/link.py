@@ -11,7 +11,6 @@ from graphmer_dist.kg.raw import RawFile, is_test_module
 from graphmer_dist.kg.resolver import Resolver
 from graphmer_dist.kg.types import FileExtraction, Mention, Triple
 
-CODE = ("module", "class", "exception", "function", "method")
 TYPES = ("class", "exception", "external")
 CALLABLE = ("function", "method")
 _TYPING_PREFIXES = ("typing.", "typing_extensions.", "collections.abc.", "builtins.object")

@@ -4,8 +4,11 @@ Entity kinds: `module`, `class`, `exception` (a class deriving from BaseExceptio
 included as `builtins.ValueError`), `function` (module-level or nested), `method` (defined in a class
 body), `attribute` (class-body assignment or `self.x = ...`), `variable` (module-level assignment),
 `external` (a dotted name rooted outside the corpus, e.g. `numpy.zeros`, or a builtin class such as
-`builtins.dict`). Parameters and local variables are `variable`s named `module.func.name`. "code" below means module | class | exception | function | method: the innermost
-definition whose body holds the statement (module-level statements belong to the module).
+`builtins.dict`). Parameters and local variables are `variable`s named `module.func.name`. "code"
+below means module | class | exception | function | method: the innermost definition whose body holds
+the statement (module-level statements belong to the module). Java and JavaScript (treesitter.py) use
+the same kinds and a subset of the relations. `x.m()` resolves through x's class when every binding
+of x names the same corpus class (`x = Foo()`, `x: Foo`, `self.x = Foo()`).
 
 | relation       | head → tail                                       | meaning |
 |----------------|---------------------------------------------------|---------|
