@@ -33,12 +33,16 @@ def run(plan) -> int:
 
 
 def prepare_dataset(config: Config) -> Path:
-    """An existing dataset folder (data.dataset_dir with a manifest) or one built/reused from the corpus."""
-    from graphmer_dist.data import build_dataset
+    """An existing dataset folder (data.dataset_dir with a manifest) or one built/reused from the corpus,
+    checked against the model here, so a mismatch is one clear error instead of Ray retrying workers."""
+    from graphmer_dist.data import build_dataset, open_dataset
     given = config.data.dataset_dir
     if given and (Path(given).expanduser() / "manifest.json").is_file():
-        return Path(given).expanduser()
-    return build_dataset(config)
+        folder = Path(given).expanduser()
+    else:
+        folder = build_dataset(config)
+    open_dataset(folder).check_compatible(config.model)
+    return folder
 
 
 def _run_in_process(job: dict, config: Config) -> tuple[int, dict]:
