@@ -50,12 +50,13 @@ def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractCon
 
 
 def make_optimizer(model: torch.nn.Module, config: Config) -> torch.optim.Optimizer:
-    """AdamW as in training: no weight decay on biases and LayerNorm (1-D parameters)."""
+    """AdamW as in training: no weight decay on biases and LayerNorm (1-D parameters). fused=True:
+    torch's single-kernel AdamW (CPU and CUDA) instead of a chain of foreach ops per step."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": config.train.weight_decay},
               {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
     t = config.train
-    return torch.optim.AdamW(groups, lr=t.lr, betas=(t.adam_beta1, t.adam_beta2), eps=t.adam_eps)
+    return torch.optim.AdamW(groups, lr=t.lr, betas=(t.adam_beta1, t.adam_beta2), eps=t.adam_eps, fused=True)
 
 
 def run_benchmark(config: Config, steps: int, warmup: int, precision: str = "auto",
