@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from graphmer_dist.errors import UserError
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"graphmer-launch: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("graphmer-launch: interrupted", file=sys.stderr)
         return 130

@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where this runs; 'auto' detects it (default)")
     p.add_argument("--hardware", help="plan for this hardware of the platform, e.g. 2xT4 or P100 (Kaggle)")
     p.add_argument("--address", help="Ray address for --platform cluster (default: RAY_ADDRESS or 'auto')")
-    add_config_args(p)
+    add_config_args(p, default_config="cpu-small")  # the embedded default: minutes on a CPU
     p.add_argument("--corpus", nargs="+", metavar="PATH", help="source files/folders (default: the stdlib)")
     p.add_argument("--dataset", metavar="DIR", help="an already built dataset folder")
     p.add_argument("--strategy", choices=("single", "ddp", "deepspeed"))
