@@ -100,6 +100,7 @@ def test_sigterm_finishes_the_step_checkpoints_and_exits_75(tiny_dataset, tmp_pa
     assert "SIGTERM" in out
 
 
+@pytest.mark.slow
 def test_time_limit_stops_early_with_a_checkpoint(tiny_dataset, tmp_path):
     from graphmer_dist.train.loop import train_loop_per_worker
     code = train_loop_per_worker(job(tiny_dataset, tmp_path, "train.steps=10000", "train.time_limit=15s",
