@@ -100,3 +100,15 @@ def test_runs_under_cpu_bf16_autocast():
     y.float().sum().backward()
     assert y.dtype == torch.bfloat16 and torch.isfinite(y.float()).all()
     assert model.decay_p.grad is not None and torch.isfinite(model.decay_p.grad).all()
+
+
+def test_compiles_only_large_shapes_and_never_zero3_partitioned_layers():
+    from graphmer_dist.model.compiled import worth_compiling
+    from graphmer_dist.model.encoder import EncoderLayer
+
+    layer = EncoderLayer(FAST)
+    big, small = torch.zeros(1, FAST.seq_len, 1), torch.zeros(1, 64, 1)
+    assert worth_compiling(big, FAST.num_heads, layer) and not worth_compiling(small, FAST.num_heads, layer)
+    for p in layer.parameters():
+        p.ds_id = 0                                   # what DeepSpeed ZeRO-3 puts on partitioned parameters
+    assert not worth_compiling(big, FAST.num_heads, layer)

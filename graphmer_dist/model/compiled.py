@@ -41,6 +41,10 @@ def compiled_layer_forward() -> Callable:
     return _compiled
 
 
-def worth_compiling(x: torch.Tensor, num_heads: int) -> bool:
+def worth_compiling(x: torch.Tensor, num_heads: int, layer: nn.Module) -> bool:
+    """Large enough to pay, and not under DeepSpeed ZeRO-3, whose parameters are gathered by module
+    hooks (collectives) at call time: tracing those into a compiled graph is not supported, so ZeRO-3
+    layers (recognisable by the `ds_id` DeepSpeed puts on each parameter) run eagerly."""
     batch, n, _ = x.shape
-    return batch * num_heads * n * n >= COMPILE_MIN_ELEMENTS
+    zero3 = hasattr(next(layer.parameters()), "ds_id")
+    return batch * num_heads * n * n >= COMPILE_MIN_ELEMENTS and not zero3

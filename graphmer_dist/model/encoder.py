@@ -57,8 +57,8 @@ class GraphMER(nn.Module):
         x = self.hgat(x, leaf_relation, head_length, attention_mask)
         key_bias, has_tokens = key_bias_for(attention_mask)
         scaled_decay = self.decay()
-        run_layer = compiled_layer_forward() if self.compile_layers and worth_compiling(x, self.config.num_heads) \
-            else _eager_layer_forward
+        fast = self.compile_layers and worth_compiling(x, self.config.num_heads, self.layers[0])
+        run_layer = compiled_layer_forward() if fast else _eager_layer_forward
         for layer in self.layers:
             x = run_layer(layer, x, scaled_decay, key_bias)
         y = self.final_norm(F.gelu(self.final_dense(x)))
