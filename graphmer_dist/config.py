@@ -102,6 +102,9 @@ class DataConfig:
     workers: int = 0
     """Processes for extraction; 0 = one per CPU core."""
     tokenizer_min_frequency: int = 2
+    max_lp_sequences: int = 4096
+    """Cap per link-prediction split (val_lp, test_lp): sequences from ANY file that carry held-out
+    facts of that split, sampled deterministically when there are more. 0 = no such splits."""
 
     def __post_init__(self) -> None:
         for key in ("file_val_fraction", "file_test_fraction", "triple_val_fraction", "triple_test_fraction"):
@@ -109,6 +112,7 @@ class DataConfig:
         _check(self.shard_size >= 1, "data.shard_size", "must be at least 1")
         _check(self.max_file_bytes >= 1, "data.max_file_bytes", "must be at least 1")
         _check(self.workers >= 0, "data.workers", "must be ≥ 0 (0 = all cores)")
+        _check(self.max_lp_sequences >= 0, "data.max_lp_sequences", "must be ≥ 0 (0 = no link-prediction splits)")
         bad = sorted(set(self.languages) - {"python", "java", "javascript"})
         _check(not bad, "data.languages", f"unknown language(s) {bad}; choose from python, java, javascript")
 

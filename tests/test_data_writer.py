@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from graphmer_dist.config_loader import load_config
-from graphmer_dist.data import open_dataset
+from graphmer_dist.data import DATASET_FORMAT_VERSION, open_dataset
+from graphmer_dist.data.splits import LP_SPLITS
 from graphmer_dist.data.writer import write_dataset
 from graphmer_dist.errors import DataError
 from graphmer_dist.relations import RELATIONS
@@ -127,13 +128,14 @@ def test_each_split_carries_only_its_own_triples(built):
         head, relation, tail, split = line.split("\t")
         by_tail[surface(tail, "")] = (surface(head, ""), relation, split)
     assert len(by_tail) == len(kg.triples) and {v[2] for v in by_tail.values()} == {"train", "val", "test"}
-    for split in ("train", "val", "test"):
+    for split in ("train", "val", "test", *LP_SPLITS):
         injected = injected_triples(dataset, split, tokenizer)
         assert injected, f"no triple injected in split {split}"
         assert len(injected) == dataset.manifest["num_injected"][split]
         for head, relation, tail in injected:
             want_head, want_relation, want_split = by_tail[tail]
-            assert (relation, want_split) == (want_relation, split), f"{split} carries {want_split} fact {tail}"
+            held_out = LP_SPLITS.get(split, split)  # test_lp carries test facts only, val_lp val facts
+            assert (relation, want_split) == (want_relation, held_out), f"{split} carries {want_split} fact {tail}"
             # head_length covers the whole mention unless the chunk ends inside it.
             assert want_head.startswith(head) and head
 
@@ -174,7 +176,7 @@ def test_reader_refuses_missing_incomplete_and_other_format_folders(built, tmp_p
     manifest = json.loads((built[0] / "manifest.json").read_text())
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "manifest.json").write_text(json.dumps({**manifest, "format_version": 0}))
-    with pytest.raises(DataError, match=r"format version 0 but this graphmer-dist reads version 1; rebuild"):
+    with pytest.raises(DataError, match=rf"format version 0 but this graphmer-dist reads version {DATASET_FORMAT_VERSION}; rebuild"):
         open_dataset(tmp_path / "old")
 
 

@@ -20,7 +20,7 @@ from typing import Iterable
 from graphmer_dist.config import Config
 from graphmer_dist.errors import DataError
 
-DATASET_FORMAT_VERSION = 1
+DATASET_FORMAT_VERSION = 2  # 2: link-prediction query splits val_lp / test_lp
 """Bump when the on-disk layout or the way sequences are built changes: old caches then miss."""
 MANIFEST = "manifest.json"
 # Where a dataset is stored does not change what is in it; `workers` only changes how fast it is built.

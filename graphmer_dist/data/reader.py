@@ -14,7 +14,7 @@ import numpy as np
 from graphmer_dist.config import ModelConfig
 from graphmer_dist.data.cache import DATASET_FORMAT_VERSION, MANIFEST, read_manifest
 from graphmer_dist.data.shards import ARRAY_NAMES
-from graphmer_dist.data.splits import SPLITS
+from graphmer_dist.data.splits import ALL_SPLITS
 from graphmer_dist.data.tokenizer import VocabFlags, load_tokenizer, vocab_flags
 from graphmer_dist.errors import DataError
 
@@ -42,6 +42,10 @@ class Dataset:
 
     def shard_sizes(self, split: str) -> list[int]:
         return [int(shard["num_sequences"]) for shard in self._shards(split)]
+
+    def has_split(self, split: str) -> bool:
+        """Whether the dataset was built with this split (val_lp/test_lp: format 2 and max_lp_sequences > 0)."""
+        return split in self.manifest["shards"]
 
     def load_shard(self, split: str, index: int) -> dict[str, np.ndarray]:
         """The shard's arrays, memory-mapped read-only (rows are read from disk when indexed)."""
@@ -73,8 +77,8 @@ class Dataset:
         return vocab_flags(load_tokenizer(self.tokenizer_path), int(self.manifest["vocab_size"]))
 
     def _shards(self, split: str) -> list[dict]:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split '{split}'; choose one of {list(SPLITS)}")
+        if split not in ALL_SPLITS:
+            raise ValueError(f"unknown split '{split}'; choose one of {list(ALL_SPLITS)}")
         return self.manifest["shards"].get(split, [])
 
     def __repr__(self) -> str:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import hashlib
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+# Link-prediction query splits: sequences of any file carrying only val/test facts (data/query_splits.py).
+LP_SPLITS: dict[str, str] = {"val_lp": "val", "test_lp": "test"}
+ALL_SPLITS: tuple[str, ...] = (*SPLITS, *LP_SPLITS)
 
 
 def stable_fraction(salt: str, key: str) -> float:

@@ -18,8 +18,9 @@ from tokenizers import Tokenizer
 from graphmer_dist.config import Config
 from graphmer_dist.data.cache import DATASET_FORMAT_VERSION, MANIFEST
 from graphmer_dist.data.chains import Injection, TripleIndex, build_file_sequences
+from graphmer_dist.data.query_splits import QuerySplitSampler
 from graphmer_dist.data.shards import ShardWriter
-from graphmer_dist.data.splits import SPLITS, file_split, triple_split
+from graphmer_dist.data.splits import LP_SPLITS, SPLITS, file_split, triple_split
 from graphmer_dist.data.tokenizer import encode_tails, train_tokenizer
 from graphmer_dist.relations import RELATION_ID, RELATIONS
 
@@ -44,7 +45,11 @@ def write_dataset(folder: Path, kg, config: Config, content_hash: str, corpus_ro
     splits_of_triples = [triple_split(t.head, t.relation, data.triple_val_fraction, data.triple_test_fraction)
                          for t in kg.triples]
     _write_triples(folder / "triples.tsv", kg.triples, splits_of_triples)
-    indexes = _triple_indexes(kg, splits_of_triples, tokenizer, model.leaves_per_root, surface)
+    options = _triple_options(kg, splits_of_triples, tokenizer, model.leaves_per_root, surface)
+    indexes = {split: TripleIndex(options[split]) for split in SPLITS}
+    # Their own indexes: the query splits rotate through the facts independently of the plain splits.
+    samplers = [QuerySplitSampler(lp, TripleIndex(options[held_out]), data.max_lp_sequences)
+                for lp, held_out in LP_SPLITS.items() if data.max_lp_sequences > 0]
     writers = {split: ShardWriter(folder, split, data.shard_size) for split in SPLITS}
     files_per_split: Counter[str] = Counter()
     for extraction, ids, offsets in _encoded_files(tokenizer, kg.files):
@@ -53,10 +58,16 @@ def write_dataset(folder: Path, kg, config: Config, content_hash: str, corpus_ro
         files_per_split[split] += 1
         writers[split].add(build_file_sequences(ids, offsets, extraction.mentions, indexes[split],
                                                 model.num_roots, model.leaves_per_root))
+        for sampler in samplers:
+            sampler.add_file(relative, ids, offsets, extraction.mentions, model.num_roots, model.leaves_per_root)
     shards = {split: writer.close() for split, writer in writers.items()}
+    for sampler in samplers:
+        writers[sampler.split] = ShardWriter(folder, sampler.split, data.shard_size)
+        shards[sampler.split] = sampler.write(writers[sampler.split])
     manifest = _manifest(kg, config, content_hash, corpus_roots, writers, shards, tokenizer)
     manifest["num_files_by_split"] = {split: files_per_split[split] for split in SPLITS}
     manifest["num_triples_by_split"] = {split: splits_of_triples.count(split) for split in SPLITS}
+    manifest["num_lp_candidates"] = {s.split: s.num_candidates for s in samplers}  # before the cap
     manifest["build_seconds"] = round(time.perf_counter() - started, 2)
     manifest["phase_seconds"] = {"before_tokenizer": round(phase_started - started, 2),
                                  "tokenizer": round(tokenizer_seconds, 2),
@@ -75,8 +86,8 @@ def _encoded_files(tokenizer: Tokenizer, files: list) -> Iterator[tuple[object, 
             yield extraction, ids, offsets
 
 
-def _triple_indexes(kg, splits_of_triples: list[str], tokenizer: Tokenizer, max_tail: int,
-                    surface: Surface) -> dict[str, TripleIndex]:
+def _triple_options(kg, splits_of_triples: list[str], tokenizer: Tokenizer, max_tail: int,
+                    surface: Surface) -> dict[str, dict[str, list[Injection]]]:
     """Per split: head → injectable triples (tails of at most K tokens), in the KG's sorted order."""
     tails = sorted({t.tail for t in kg.triples})
     tail_ids = dict(zip(tails, encode_tails(tokenizer, [surface(t, kg.entities.get(t, "external")) for t in tails])))
@@ -85,7 +96,7 @@ def _triple_indexes(kg, splits_of_triples: list[str], tokenizer: Tokenizer, max_
         ids = tail_ids[triple.tail]
         if 0 < len(ids) <= max_tail:
             options[split][triple.head].append(Injection(RELATION_ID[triple.relation], ids))
-    return {split: TripleIndex(dict(by_head)) for split, by_head in options.items()}
+    return {split: dict(by_head) for split, by_head in options.items()}
 
 
 def _manifest(kg, config: Config, content_hash: str, corpus_roots: list[str], writers: dict[str, ShardWriter],
@@ -103,12 +114,14 @@ def _manifest(kg, config: Config, content_hash: str, corpus_roots: list[str], wr
         "num_entities": len(kg.entities),
         "relations": dict(sorted(Counter(t.relation for t in kg.triples).items())),
         "ontology_pass_rate": kg.ontology.pass_rate,
-        "num_sequences": {split: writers[split].num_sequences for split in SPLITS},
+        "num_sequences": {split: w.num_sequences for split, w in writers.items()},
         "num_shards": sum(len(s) for s in shards.values()),
         "shards": shards,
         "triples_per_sequence": {split: round(w.num_injected / w.num_sequences, 3) if w.num_sequences else 0.0
                                  for split, w in writers.items()},
-        "num_injected": {split: writers[split].num_injected for split in SPLITS},
+        "num_injected": {split: w.num_injected for split, w in writers.items()},
+        # One link-prediction query per injected triple (graphmer_dist/eval/queries.py).
+        "num_queries": {split: w.num_injected for split, w in writers.items()},
         "vocab_size": model.vocab_size,
         "tokenizer_vocab_size": tokenizer.get_vocab_size(),
         "num_roots": model.num_roots,
