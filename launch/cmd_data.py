@@ -53,6 +53,8 @@ def summary_table(manifest: dict, reused: bool) -> Table:
         ("ontology pass rate", f"{manifest['ontology_pass_rate']:.2%}"),
         ("sequences", ", ".join(f"{split} {n:,}" for split, n in per_split.items())),
         ("triples / sequence", ", ".join(f"{split} {v:.2f}" for split, v in density.items())),
+        ("link-prediction queries", ", ".join(f"{split} {n:,}" for split, n in manifest["num_queries"].items()
+                                              if split != "train")),
         ("shape", f"R={manifest['num_roots']} K={manifest['leaves_per_root']} N={manifest['seq_len']} "
                   f"vocab={manifest['vocab_size']}"),
         ("build seconds", f"{manifest['build_seconds']:.1f}"),

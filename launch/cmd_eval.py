@@ -1,7 +1,8 @@
 """`graphmer-launch eval --checkpoint PATH [--dataset DIR] [--split test] [--json FILE]`.
 
-Link prediction on the split's held-out triples (MRR, Hits@1/10, raw and filtered, per relation) and
-MLM/MNM accuracy with the training masking collator. A checkpoint that does not load into the model
+Link prediction on the split's held-out triples (MRR, Hits@1/10, raw and filtered, per relation) —
+read from the `<split>_lp` query split when the dataset has one — and MLM/MNM accuracy on the plain
+split with the training masking collator. A checkpoint that does not load into the model
 its own config.json describes is an error, never an evaluation of random weights.
 """
 
@@ -48,7 +49,7 @@ def print_summary(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"link prediction on '{result['split']}' ({result['num_queries']} triples), "
+    table = Table(title=f"link prediction on '{result['link_prediction_split']}' ({result['num_queries']} triples), "
                         f"step {result.get('step')}")
     for column in ("relation", "queries", "MRR", "Hits@1", "Hits@10", "filt. MRR", "filt. Hits@10"):
         table.add_column(column, justify="left" if column == "relation" else "right")
@@ -60,7 +61,7 @@ def print_summary(result: dict) -> None:
     console.print(table)
     console.print(f"MLM accuracy {_fmt(result['mlm_accuracy'])} over {result['mlm_masked_roots']} masked roots, "
                   f"MNM accuracy {_fmt(result['mnm_accuracy'])} over {result['mnm_masked_leaves']} masked leaves "
-                  f"({result['num_sequences']} sequences, {result['eval_seconds']} s)")
+                  f"({result['num_sequences']} sequences of '{result['accuracy_split']}', {result['eval_seconds']} s)")
 
 
 def _fmt(value: float | None) -> str:

@@ -19,6 +19,7 @@ def test_builds_prints_a_summary_then_reuses_the_cache(tmp_path):
     first = run_data("--corpus", str(corpus), "--out", str(out), "--workers", "1")
     assert first.returncode == 0, first.stderr
     assert "triples / sequence" in first.stdout and "ontology pass rate" in first.stdout
+    assert "link-prediction queries" in first.stdout and "test_lp" in first.stdout
     assert (out / "manifest.json").exists() and "reused" not in first.stdout
     assert f"dataset folder: {out}" in first.stdout
     second = run_data("--corpus", str(corpus), "--out", str(out))

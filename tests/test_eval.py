@@ -169,6 +169,8 @@ def test_cli_writes_the_json_keys_and_finds_the_newest_checkpoint_of_a_run(kg_wo
     assert {"mrr", "hits_at_1", "hits_at_10", "num_queries", "per_relation", "mlm_accuracy",
             "mnm_accuracy"} <= set(result)
     assert result["checkpoint"].endswith("step-0000150") and result["hits_at_1"] == 1.0
+    # This hand-built dataset has no test_lp split (like datasets of format 1): both numbers use 'test'.
+    assert result["link_prediction_split"] == result["accuracy_split"] == result["split"] == "test"
     assert "link prediction on 'test'" in capsys.readouterr().out
 
 
@@ -208,5 +210,12 @@ def test_without_dataset_the_checkpoints_own_dataset_is_found_in_the_cache(tmp_p
     model = GraphMERForPretraining(config.model, config.train)
     checkpoint = save_checkpoint(tmp_path / "ckpt", config, model, dataset_dir)
     result = evaluate_checkpoint(checkpoint)
+    dataset = open_dataset(dataset_dir)
     assert result["dataset"] == str(dataset_dir)
-    assert result["num_sequences"] == sum(open_dataset(dataset_dir).shard_sizes("test")) > 0
+    assert result["num_sequences"] == sum(dataset.shard_sizes("test")) > 0
+    # Link prediction reads the query split, accuracy the plain one.
+    assert (result["link_prediction_split"], result["accuracy_split"]) == ("test_lp", "test")
+    assert result["num_queries"] == dataset.manifest["num_queries"]["test_lp"] > dataset.manifest["num_queries"]["test"]
+    val = evaluate_checkpoint(checkpoint, split="val")
+    assert (val["link_prediction_split"], val["accuracy_split"]) == ("val_lp", "val")
+    assert val["num_queries"] == dataset.manifest["num_queries"]["val_lp"]

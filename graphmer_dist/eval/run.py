@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from graphmer_dist.data import Dataset, open_dataset
+from graphmer_dist.data.splits import LP_SPLITS
 from graphmer_dist.data.tokenizer import load_tokenizer
 from graphmer_dist.errors import DataError
 from graphmer_dist.eval.accuracy import masked_accuracy
@@ -30,14 +31,24 @@ def evaluate_checkpoint(checkpoint: str, dataset_dir: str | None = None, split: 
     autocast = _autocast(torch_device, precision)
     tail_filter = TailFilter(read_triples(dataset.triples_path), load_tokenizer(dataset.tokenizer_path),
                              loaded.config.model.leaves_per_root)
-    links = link_prediction(loaded.model, dataset, split, tail_filter, torch_device, autocast,
+    link_split = link_prediction_split(dataset, split)
+    links = link_prediction(loaded.model, dataset, link_split, tail_filter, torch_device, autocast,
                             batch_size, max_queries)
     collator = MaskingCollator(loaded.config.model, loaded.config.train, dataset.vocab_flags())
     accuracy = masked_accuracy(loaded.model, dataset, split, collator, torch_device, autocast,
                                batch_size, max_sequences)
-    return {**links, **accuracy, "split": split, "checkpoint": str(loaded.path), "dataset": str(dataset.path),
+    return {**links, **accuracy, "split": split, "link_prediction_split": link_split, "accuracy_split": split,
+            "checkpoint": str(loaded.path), "dataset": str(dataset.path),
             "step": loaded.manifest.get("step"), "precision": precision,
             "eval_seconds": round(time.perf_counter() - started, 2)}
+
+
+def link_prediction_split(dataset: Dataset, split: str) -> str:
+    """`<split>_lp` when the dataset has it: it holds the same held-out facts as `split` but in chunks of
+    every file, so far more of them become queries (data/query_splits.py). Older datasets, or ones
+    built with data.max_lp_sequences=0, have only the plain split."""
+    query_split = f"{split}_lp"
+    return query_split if query_split in LP_SPLITS and dataset.has_split(query_split) else split
 
 
 def _dataset(loaded: LoadedCheckpoint, dataset_dir: str | None) -> Dataset:
