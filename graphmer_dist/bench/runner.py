@@ -74,21 +74,8 @@ def run_benchmark(config: Config, steps: int, warmup: int, precision: str = "aut
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
-    times = []
-    for step in range(warmup + steps):
-        start = time.perf_counter()
-        with autocast_for(device, precision):
-            loss = model(**batches[step % len(batches)])["loss"]
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        synchronize(device)
-        if step >= warmup:
-            times.append(time.perf_counter() - start)
-
+    times = timed_steps(model, optimizer, scaler, batches, config.train.grad_clip, device, precision,
+                        steps, warmup)
     peak_memory = _peak_memory_bytes(device)
     peak = matmul_peak_flops(device, precision)
     tokens = batch_size * model_config.seq_len
@@ -116,6 +103,27 @@ def run_benchmark(config: Config, steps: int, warmup: int, precision: str = "aut
         "threads": torch.get_num_threads(),
         "step_times_s": times,  # per timed step: benchmark records take percentiles of these
     }
+
+
+def timed_steps(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                batches: list[dict[str, torch.Tensor]], grad_clip: float, device: torch.device, precision: str,
+                steps: int, warmup: int) -> list[float]:
+    """Seconds of each of `steps` full training steps (forward, backward, clip, AdamW) after `warmup`."""
+    times = []
+    for step in range(warmup + steps):
+        start = time.perf_counter()
+        with autocast_for(device, precision):
+            loss = model(**batches[step % len(batches)])["loss"]
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        synchronize(device)
+        if step >= warmup:
+            times.append(time.perf_counter() - start)
+    return times
 
 
 def _peak_memory_bytes(device: torch.device) -> int:
