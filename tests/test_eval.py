@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from graphmer_dist.config_loader import load_config
-from graphmer_dist.data import DATASET_FORMAT_VERSION, open_dataset
+from graphmer_dist.data import open_dataset
 from graphmer_dist.data.chains import Injection, TripleIndex, build_file_sequences
 from graphmer_dist.data.shards import ShardWriter
 from graphmer_dist.data.tokenizer import encode_tails, train_tokenizer
@@ -75,8 +75,9 @@ def build_dataset_folder(folder, config) -> None:
     tokenizer.save(str(folder / "tokenizer.json"))
     (folder / "relations.json").write_text(json.dumps({"relations": list(RELATIONS), "ids": RELATION_ID}))
     (folder / "triples.tsv").write_text("".join(f"m.{h}\t{r}\tm.{t}\ttest\n" for h, r, t in KG))
+    # Format 1: a dataset from before the query splits (no test_lp), which eval must still read.
     (folder / "manifest.json").write_text(json.dumps({
-        "format_version": DATASET_FORMAT_VERSION, "shards": shards, "vocab_size": model.vocab_size,
+        "format_version": 1, "shards": shards, "vocab_size": model.vocab_size,
         "num_roots": model.num_roots, "leaves_per_root": model.leaves_per_root,
         "num_sequences": {"train": 0, "val": 0, "test": writer.num_sequences}}))
 

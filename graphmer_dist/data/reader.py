@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from graphmer_dist.config import ModelConfig
-from graphmer_dist.data.cache import DATASET_FORMAT_VERSION, MANIFEST, read_manifest
+from graphmer_dist.data.cache import MANIFEST, READABLE_FORMAT_VERSIONS, read_manifest
 from graphmer_dist.data.shards import ARRAY_NAMES
 from graphmer_dist.data.splits import ALL_SPLITS
 from graphmer_dist.data.tokenizer import VocabFlags, load_tokenizer, vocab_flags
@@ -94,7 +94,8 @@ def open_dataset(path: str | Path) -> Dataset:
         raise DataError(f"dataset folder {folder} is incomplete: it has no readable {MANIFEST} (a build was "
                         f"interrupted or this is not a dataset); {_REBUILD.format(folder=folder)}")
     version = manifest.get("format_version")
-    if version != DATASET_FORMAT_VERSION:
-        raise DataError(f"dataset {folder} has format version {version!r} but this graphmer-dist reads version "
-                        f"{DATASET_FORMAT_VERSION}; rebuild it: {_REBUILD.format(folder=folder)}")
+    if version not in READABLE_FORMAT_VERSIONS:
+        readable = ", ".join(map(str, READABLE_FORMAT_VERSIONS))
+        raise DataError(f"dataset {folder} has format version {version!r} but this graphmer-dist reads versions "
+                        f"{readable}; rebuild it: {_REBUILD.format(folder=folder)}")
     return Dataset(folder, manifest)
