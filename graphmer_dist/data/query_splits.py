@@ -53,9 +53,9 @@ class QuerySplitSampler:
         for row in np.flatnonzero(injected):
             self.num_candidates += 1
             chunk = f"{relative_path}\x00{row}"
-            kept = _Kept(-stable_fraction(self.split, chunk), chunk,
-                         tuple(a[row].copy() for a in (sequences.input_ids, sequences.leaf_relation, sequences.head_length)),
-                         int(injected[row]))
+            arrays = (sequences.input_ids, sequences.leaf_relation, sequences.head_length)
+            rows = tuple(a[row].copy() for a in arrays)  # copies: a view would pin the whole file's arrays
+            kept = _Kept(-stable_fraction(self.split, chunk), chunk, rows, int(injected[row]))
             if len(self._heap) < self.cap:
                 heapq.heappush(self._heap, kept)
             elif kept > self._heap[0]:  # a smaller key than the largest kept one
