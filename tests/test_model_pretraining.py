@@ -101,3 +101,20 @@ def test_tiny_model_overfits_one_batch(one_thread):
     assert first > 10
     assert out["loss"].item() < 1.0
     assert out["root_correct"] >= 0.75 * out["root_count"]
+
+
+def test_every_parameter_gets_a_gradient_even_without_triples():
+    """DDP all-reduces a gradient for every parameter on every rank: a batch with no injected triple
+    (H-GAT idle) must still produce one, or the ranks' collectives fall out of step."""
+    batch = tiny_batch()
+    R = CONFIG.model.num_roots
+    batch["leaf_relation"].zero_()
+    batch["head_length"].zero_()
+    batch["input_ids"][:, R:] = 0
+    batch["labels"][:, R:] = IGNORE
+    batch["attention_mask"][:, R:] = False
+    torch.manual_seed(0)
+    model = GraphMERForPretraining(CONFIG.model, CONFIG.train)
+    model(**batch)["loss"].backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None]
+    assert not missing, f"parameters without a gradient: {missing}"

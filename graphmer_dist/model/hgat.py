@@ -44,7 +44,10 @@ class HGAT(nn.Module):
         """
         batch_idx, root_idx = torch.nonzero(leaf_relation > 0, as_tuple=True)           # (T,), (T,)
         if batch_idx.numel() == 0:
-            return embeddings
+            # Keep W_r and a_r in the graph (zero gradient): under DDP/ZeRO every rank must produce a
+            # gradient for every parameter, or a rank whose batch has no triple skips the all-reduce
+            # that the other ranks are waiting in, and the collectives fall out of step.
+            return embeddings + 0.0 * (self.relation_weight.sum() + self.relation_attention.sum())
         R, K = self.num_roots, self.leaves_per_root
         relation = leaf_relation[batch_idx, root_idx]                                     # (T,)
         weight = self.dropout(self.relation_weight)[relation]                            # (T, d, d)
