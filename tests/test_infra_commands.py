@@ -14,7 +14,7 @@ import nbformat
 import pytest
 import yaml
 
-from launch import cli
+from launch import bench_suite, cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMIT_SH = ROOT / "infra/ray/submit.sh"
@@ -58,7 +58,8 @@ def infra_texts() -> dict[str, str]:
             texts[name] = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
         elif path.is_file():
             texts[name] = path.read_text()
-    texts["docs/platforms.md"] = (ROOT / "docs/platforms.md").read_text()
+    for doc in ("docs/platforms.md", "README.md"):
+        texts[doc] = (ROOT / doc).read_text()
     return texts
 
 
@@ -67,10 +68,14 @@ def parse_command(command: list[str]) -> None:
     assert command[0] == "graphmer-launch"
     argv = command[1:]
     subcommand = argv[0] if argv and argv[0] in cli.SUBCOMMANDS else None
+    args = argv[1:] if subcommand else argv
+    parser = cli.build_parser(subcommand)
+    if subcommand == "bench" and "--suite" in args:  # `bench --suite` hands its flags to the suite's parser
+        parser, args = bench_suite.build_parser(), [a for a in args if a != "--suite"]
     stderr = io.StringIO()
     try:
         with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-            cli.build_parser(subcommand).parse_args(argv[1:] if subcommand else argv)
+            parser.parse_args(args)
     except SystemExit as exc:
         assert exc.code == 0, f"`{shlex.join(command)}` is refused by our CLI: {stderr.getvalue().strip()}"
 
@@ -90,7 +95,7 @@ def test_the_scan_finds_the_commands_that_matter():
         by_file.setdefault(name, []).append(command)
     for name, platform in [("infra/k8s/rayjob.yaml", "cluster"), ("infra/ray/submit.sh", "cluster"),
                            ("infra/notebooks/colab.ipynb", "colab"), ("infra/notebooks/modelscope.ipynb", "modelscope"),
-                           ("docs/platforms.md", "kaggle")]:
+                           ("docs/platforms.md", "kaggle"), ("README.md", "kaggle")]:
         assert any(c[c.index("--platform") + 1] == platform for c in by_file[name] if "--platform" in c), name
     assert any(c[1:3] == ["kaggle", "bundle"] for c in by_file["docs/platforms.md"])
 
