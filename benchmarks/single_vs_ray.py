@@ -1,0 +1,126 @@
+"""Steady-state tokens/s of `--strategy single` vs a 1-worker Ray DDP run at equal threads; prints the ratio.
+
+Both arms train the same config on the same (cached) dataset through the real entry points —
+`train_loop_per_worker` in-process for 'single', `launch.ray_driver.run_with_ray` for Ray — each in a
+fresh process, so thread settings and compile caches cannot leak from one arm into the other.
+Per-step times come from metrics.jsonl (log_every=1); the first `--skip` steps (compilation,
+allocator warm-up) are left out of the steady state. Evaluation and periodic checkpoints are pushed
+past the end of the run so only training steps are timed.
+
+    .venv/bin/python benchmarks/single_vs_ray.py                      # cpu-small, 1 thread, 40 steps
+    .venv/bin/python benchmarks/single_vs_ray.py --threads 2 --steps 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def arm_overrides(strategy: str, threads: int, steps: int, attention: str, precision: str) -> list[str]:
+    out = [f"train.steps={steps}", "train.log_every=1", f"train.eval_every={steps + 1}",
+           f"checkpoint.every_steps={steps + 1}", f"train.num_threads={threads}",
+           f"model.attention={attention}", f"train.precision={precision}", f"parallel.strategy={strategy}"]
+    if strategy == "ddp":
+        out += ["parallel.num_workers=1", f"parallel.cpus_per_worker={threads}"]
+    return out
+
+
+def run_arm(config_name: str, overrides: list[str], run_dir: str) -> dict:
+    """Runs in the child process: train, then return wall-clock marks (the metrics come from the file)."""
+    start = time.time()
+    from graphmer_dist.config_loader import load_config
+    from launch.runner import prepare_dataset
+
+    config = load_config(config_name, overrides)
+    dataset_dir = prepare_dataset(config)
+    job = {"config": config.to_dict(), "dataset_dir": str(dataset_dir), "run_dir": run_dir,
+           "resume": "never", "resume_roots": [], "platform": {"name": "benchmark"}}
+    launched = time.time()
+    if config.parallel.strategy == "single":
+        from graphmer_dist.train.loop import train_loop_per_worker
+        code = train_loop_per_worker(job)
+    else:
+        from launch.ray_driver import run_with_ray
+        code, _ = run_with_ray(job, use_gpu=False, address=None)
+    return {"exit_code": code, "start": start, "launched": launched, "end": time.time()}
+
+
+def summarize(run_dir: Path, marks: dict, skip: int) -> dict:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    steps = [r for r in rows if not r.get("eval") and "step_s" in r]
+    steady = steps[skip:]
+    tokens = sum(r["tokens_per_s"] * r["step_s"] for r in steady)
+    seconds = sum(r["step_s"] for r in steady)
+    first = steps[0]
+    return {"steps": len(steps), "steady_steps": len(steady), "tokens_per_s": tokens / seconds,
+            "step_s_median": statistics.median(r["step_s"] for r in steady),
+            "step_s_max": max(r["step_s"] for r in steady),
+            "data_wait_s_mean": statistics.fmean(r["data_wait_s"] for r in steady),
+            "first_step_s": first["step_s"],
+            # Launch (dataset checked) → first step logged: process/Ray start-up, model build, compile.
+            "time_to_first_step_s": first["time"] - marks["launched"]}
+
+
+def spawn_arm(config: str, overrides: list[str], skip: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="graphmer-single-vs-ray-") as tmp:
+        marks_file = Path(tmp) / "marks.json"
+        run_dir = Path(tmp) / "run"
+        code = ("import json, sys; from benchmarks.single_vs_ray import run_arm; "
+                f"json.dump(run_arm({config!r}, {overrides!r}, {str(run_dir)!r}), open({str(marks_file)!r}, 'w'))")
+        subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL)
+        return summarize(run_dir, json.loads(marks_file.read_text()), skip)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="cpu-small")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--skip", type=int, default=5, help="warm-up steps left out of the steady state")
+    p.add_argument("--attention", default="flex", choices=("flex", "eager"))
+    p.add_argument("--precision", default="bf16", choices=("bf16", "fp32"))
+    p.add_argument("--arms", nargs="+", default=["single", "ddp"], choices=("single", "ddp"))
+    p.add_argument("--rounds", type=int, default=1,
+                   help="alternate the arms this many times; medians are reported (a shared machine is noisy)")
+    p.add_argument("--json", metavar="FILE", help="also write the results here")
+    args = p.parse_args()
+    runs: dict[str, list[dict]] = {strategy: [] for strategy in args.arms}
+    for _ in range(args.rounds):
+        for strategy in args.arms:
+            overrides = arm_overrides(strategy, args.threads, args.steps, args.attention, args.precision)
+            load_before = os.getloadavg()[0]
+            r = spawn_arm(args.config, overrides, args.skip)
+            # Other processes on the machine show up here; compare arms only at similar load.
+            r["load_avg_1m"] = (load_before + os.getloadavg()[0]) / 2
+            runs[strategy].append(r)
+            print(f"{strategy:>6}: {r['tokens_per_s']:8,.0f} tokens/s  median step {r['step_s_median']:.3f} s  "
+                  f"max {r['step_s_max']:.3f} s  data wait {r['data_wait_s_mean'] * 1e3:.1f} ms  "
+                  f"first step {r['first_step_s']:.1f} s  to first step {r['time_to_first_step_s']:.1f} s  "
+                  f"load {r['load_avg_1m']:.1f}", flush=True)
+    results: dict = {"runs": runs, "threads": args.threads, "attention": args.attention, "precision": args.precision}
+    for strategy, arm_runs in runs.items():
+        results[strategy] = {key: statistics.median(r[key] for r in arm_runs)
+                             for key in ("tokens_per_s", "time_to_first_step_s", "load_avg_1m")}
+    if "single" in results and "ddp" in results:
+        ratio = results["ddp"]["tokens_per_s"] / results["single"]["tokens_per_s"]
+        results["ray_over_single"] = ratio
+        for strategy in ("single", "ddp"):
+            m = results[strategy]
+            print(f"median {strategy:>6}: {m['tokens_per_s']:8,.0f} tokens/s, "
+                  f"{m['time_to_first_step_s']:.1f} s to first step")
+        print(f"Ray 1-worker / single = {ratio:.3f} (Ray overhead {1 - ratio:+.1%})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
