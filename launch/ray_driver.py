@@ -12,8 +12,9 @@ newest-valid-checkpoint search (`launch/ray_hooks.py`).
 Ray Train V2 (the default in 2.60): no `resume_from_checkpoint`, `verbose`, `checkpoint_frequency`
 or `trainer_resources` (they raise). S3 run folders go through pyarrow's S3FileSystem with
 `endpoint_override` when `checkpoint.s3_endpoint` is set (no `s3://` prefix then). On a cluster the
-workers import this package from the job's working_dir (infra/ray/submit.sh excludes .venv and data)
-or from the image.
+workers import this package from the job's working_dir or from the image. infra/ray/submit.sh
+excludes the top-level .venv, runs and data folders anchored with a leading "/": Ray reads excludes
+like .gitignore, and a bare "data" would also drop graphmer_dist/data from the upload.
 
 Preemption: signals reach the driver, not Ray's workers, so the driver forwards SIGTERM/SIGINT to a
 `StopFlag` actor that rank 0 polls each step; the workers checkpoint and the run exits 75.

@@ -140,7 +140,10 @@ def test_submit_sh_builds_the_job_command(ray_recorder):
     assert argv[argv.index("--address") + 1] == "http://head:8265"
     assert argv[argv.index("--working-dir") + 1] == "."
     excludes = json.loads(argv[argv.index("--runtime-env-json") + 1])["excludes"]
-    assert {".venv", "runs", "data"} <= set(excludes)
+    assert {"/.venv", "/runs", "/data"} <= set(excludes)
+    # Ray matches excludes like .gitignore: an unanchored name would also drop a package folder of that name
+    package_dirs = {p.name for p in ROOT.glob("*/*") if p.is_dir() and (p / "__init__.py").exists()}
+    assert not package_dirs & set(excludes), f"excludes drop package folders: {package_dirs & set(excludes)}"
     separator = argv.index("--")
     assert "--no-wait" in argv[:separator]
     job = argv[separator + 1:]

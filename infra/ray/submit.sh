@@ -24,7 +24,7 @@ if [[ " $* " == *" -- "* ]]; then
 fi
 
 # .gitignore'd folders are skipped by Ray too, but say it explicitly: the working_dir upload limit is 512 MiB.
-runtime_env='{"excludes": [".venv", ".git", "runs", "data", "**/__pycache__", "*.egg-info", ".pytest_cache"]}'
+runtime_env='{"excludes": ["/.venv", "/.git", "/runs", "/data", "/build", "**/__pycache__", "*.egg-info", ".pytest_cache"]}'
 
 exec ray job submit --address "$RAY_ADDRESS" --working-dir . --runtime-env-json "$runtime_env" \
   "${ray_flags[@]}" -- graphmer-launch --platform cluster --resume auto "$@"
