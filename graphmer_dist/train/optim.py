@@ -24,9 +24,11 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
             {"params": no_decay, "weight_decay": 0.0}]
 
 
-def build_optimizer(model: torch.nn.Module, train: TrainConfig) -> torch.optim.AdamW:
+def build_optimizer(model: torch.nn.Module, train: TrainConfig, fused: bool = False) -> torch.optim.AdamW:
+    """`fused=True`: one kernel over all parameters (CPU and CUDA) instead of per-tensor loops."""
     return torch.optim.AdamW(parameter_groups(model, train.weight_decay), lr=train.lr,
-                             betas=(train.adam_beta1, train.adam_beta2), eps=train.adam_eps)
+                             betas=(train.adam_beta1, train.adam_beta2), eps=train.adam_eps,
+                             fused=fused or None)
 
 
 def lr_factor(step: int, train: TrainConfig) -> float:
