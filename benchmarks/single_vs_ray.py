@@ -7,8 +7,12 @@ Per-step times come from metrics.jsonl (log_every=1); the first `--skip` steps (
 allocator warm-up) are left out of the steady state. Evaluation and periodic checkpoints are pushed
 past the end of the run so only training steps are timed.
 
+On a shared machine other processes slow whole arms down (2,859 vs 5,621 tokens/s for two identical
+single-process runs here at load 5–8 on 2 cores), so run several `--rounds` (arms alternate) and
+compare the p10-step rate too: contention only ever makes a step slower. The load average is printed.
+
     .venv/bin/python benchmarks/single_vs_ray.py                      # cpu-small, 1 thread, 40 steps
-    .venv/bin/python benchmarks/single_vs_ray.py --threads 2 --steps 60
+    .venv/bin/python benchmarks/single_vs_ray.py --threads 2 --steps 60 --rounds 3
 """
 
 from __future__ import annotations
