@@ -4,6 +4,7 @@ one local Ray per session, one moto S3 server per session, one tiny dataset per 
 import os
 
 import pytest
+import torch
 
 pytest_plugins = ["fixtures.s3_server", "fixtures.ray_cluster", "fixtures.datasets"]
 
@@ -21,3 +22,11 @@ def _no_leaked_environment():
     changed = sorted(k for k in set(before) | set(after)
                      if before.get(k) != after.get(k) and k not in _SET_BY_LIBRARIES)
     assert not changed, f"test leaked environment changes: {changed}"
+
+
+@pytest.fixture
+def restore_torch_state():
+    """For tests of code that sets torch's global thread count (bench, the benchmark suite)."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

@@ -17,17 +17,6 @@ FIELDS = {"tokens_per_s", "flops_per_token", "achieved_flops", "peak_flops", "pe
           "step_time_p50_s", "step_time_p90_s", "peak_memory_bytes", "device", "precision"}
 
 
-@pytest.fixture
-def restore_torch_state(monkeypatch):
-    """bench sets torch's thread count, and AdamW's first construction sets inductor's env vars."""
-    for name in ("TORCHINDUCTOR_CACHE_DIR", "_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR"):
-        monkeypatch.setenv(name, "placeholder")
-        monkeypatch.delenv(name)
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_bench_json_has_every_field_and_a_plausible_mfu(tmp_path, capsys, restore_torch_state):
     out = tmp_path / "bench.json"
     assert main(["bench", "--config", "tiny", "--steps", "2", "--warmup", "1", "--precision", "fp32",

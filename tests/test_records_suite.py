@@ -1,7 +1,6 @@
 """`graphmer-launch bench --suite`: real benchmark steps turned into records of the run schema."""
 
 import pytest
-import torch
 
 from graphmer_dist.records import load_records, record_problems
 from launch import bench_suite
@@ -13,17 +12,6 @@ def test_suite_skips_gpu_only_entries_without_a_gpu():
     assert len(bench_suite.selected(None, has_gpu=True)) == len(bench_suite.SUITE)
     with pytest.raises(Exception, match=r"unknown entry \['huge'\]"):
         bench_suite.selected(["huge"], has_gpu=False)
-
-
-@pytest.fixture
-def restore_torch_state(monkeypatch):
-    """The suite sets torch's thread count, and AdamW's first construction sets inductor's env vars."""
-    for name in ("TORCHINDUCTOR_CACHE_DIR", "_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR"):
-        monkeypatch.setenv(name, "placeholder")
-        monkeypatch.delenv(name)
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_suite_writes_bench_records_to_the_out_folder_and_the_store(tmp_path, monkeypatch, capsys,
