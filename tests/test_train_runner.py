@@ -35,7 +35,7 @@ def test_single_run_writes_the_run_folder_and_never_imports_ray(tiny_dataset, tm
     assert any(r.get("eval") and "mlm_acc" in r for r in rows)
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["step-0000002", "step-0000004"]
     assert (run_dir / "benchmarks.jsonl").read_text().count("\n") == 1
-    assert f"trained 4/4 steps" in done.stdout and str(run_dir / "checkpoints") in done.stdout
+    assert "trained 4/4 steps" in done.stdout and str(run_dir / "checkpoints") in done.stdout
 
 
 def test_single_run_into_s3_checkpoints_there_and_resumes_from_there(tiny_dataset, s3, monkeypatch, tmp_path):

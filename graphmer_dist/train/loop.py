@@ -15,7 +15,6 @@ from graphmer_dist.train.trainer import Trainer
 
 
 def train_loop_per_worker(job: dict, hooks: TrainHooks | None = None) -> int:
-    config = config_from_dict(job["config"])
     if hooks is None:
         hooks = local_hooks(job)
     ctx = build_context(job)
