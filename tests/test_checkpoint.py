@@ -23,14 +23,6 @@ def payload(step: int) -> dict[str, bytes]:
     return {"model.pt": f"weights@{step}".encode() * 50, "train_state.pt": f"state@{step}".encode()}
 
 
-@pytest.fixture(params=["local", "s3"])
-def run_storage(request, tmp_path):
-    if request.param == "local":
-        return open_storage(str(tmp_path / "run"))
-    s3 = request.getfixturevalue("s3")
-    return open_storage(s3.uri("runs/exp"), endpoint=s3.endpoint)
-
-
 def local_step_dir(storage, step: int) -> Path:
     return storage.local_path(f"checkpoints/{step_dirname(step)}")
 

@@ -15,57 +15,49 @@ from graphmer_dist.storage.retry import is_transient
 FAST_GIVE_UP = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02)
 
 
-@pytest.fixture(params=["local", "s3"])
-def storage(request, tmp_path):
-    if request.param == "local":
-        return open_storage(str(tmp_path / "run"))
-    s3 = request.getfixturevalue("s3")
-    return open_storage(s3.uri("runs/exp"), endpoint=s3.endpoint)
-
-
 def test_open_storage_picks_the_backend_from_the_uri(tmp_path, s3):
     assert isinstance(open_storage(str(tmp_path)), LocalStorage)
     remote = open_storage(s3.uri("a/b"), endpoint=s3.endpoint)
     assert (remote.bucket, remote.prefix) == (s3.bucket, "a/b")
 
 
-def test_round_trip_list_exists_delete(storage):
-    storage.write_bytes("checkpoints/step-1/a.bin", b"alpha")
-    storage.write_bytes("checkpoints/step-12/b.bin", b"bb")
-    storage.write_bytes("config.json", b"{}")
-    assert storage.read_bytes("checkpoints/step-1/a.bin") == b"alpha"
-    assert storage.list("checkpoints") == {"checkpoints/step-1/a.bin": 5, "checkpoints/step-12/b.bin": 2}
-    assert storage.list("checkpoints/step-1") == {"checkpoints/step-1/a.bin": 5}  # a folder, not a prefix
-    assert storage.exists("config.json") and not storage.exists("checkpoints")
-    storage.delete_prefix("checkpoints/step-1")
-    assert set(storage.list("")) == {"checkpoints/step-12/b.bin", "config.json"}
-    storage.delete_prefix("nothing/here")  # deleting nothing is fine
+def test_round_trip_list_exists_delete(run_storage):
+    run_storage.write_bytes("checkpoints/step-1/a.bin", b"alpha")
+    run_storage.write_bytes("checkpoints/step-12/b.bin", b"bb")
+    run_storage.write_bytes("config.json", b"{}")
+    assert run_storage.read_bytes("checkpoints/step-1/a.bin") == b"alpha"
+    assert run_storage.list("checkpoints") == {"checkpoints/step-1/a.bin": 5, "checkpoints/step-12/b.bin": 2}
+    assert run_storage.list("checkpoints/step-1") == {"checkpoints/step-1/a.bin": 5}  # a folder, not a prefix
+    assert run_storage.exists("config.json") and not run_storage.exists("checkpoints")
+    run_storage.delete_prefix("checkpoints/step-1")
+    assert set(run_storage.list("")) == {"checkpoints/step-12/b.bin", "config.json"}
+    run_storage.delete_prefix("nothing/here")  # deleting nothing is fine
 
 
-def test_missing_key_is_file_not_found(storage):
+def test_missing_key_is_file_not_found(run_storage):
     with pytest.raises(FileNotFoundError):
-        storage.read_bytes("no/such/key")
-    assert storage.list("no/such") == {}
+        run_storage.read_bytes("no/such/key")
+    assert run_storage.list("no/such") == {}
 
 
-def test_upload_and_download_dir_keep_relative_paths(storage, tmp_path):
+def test_upload_and_download_dir_keep_relative_paths(run_storage, tmp_path):
     src = tmp_path / "src"
     (src / "sub").mkdir(parents=True)
     (src / "top.txt").write_bytes(b"top")
     (src / "sub" / "deep.bin").write_bytes(os.urandom(3000))
-    keys = storage.upload_dir(src, "copy")
+    keys = run_storage.upload_dir(src, "copy")
     assert keys == ["copy/sub/deep.bin", "copy/top.txt"]
-    files = storage.download_dir("copy", tmp_path / "dst")
+    files = run_storage.download_dir("copy", tmp_path / "dst")
     assert sorted(p.relative_to(tmp_path / "dst").as_posix() for p in files) == ["sub/deep.bin", "top.txt"]
     assert (tmp_path / "dst/sub/deep.bin").read_bytes() == (src / "sub/deep.bin").read_bytes()
 
 
-def test_write_file_streams_a_large_file(storage, tmp_path):
+def test_write_file_streams_a_large_file(run_storage, tmp_path):
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(3 << 20))
-    storage.write_file("blobs/big.bin", big)
+    run_storage.write_file("blobs/big.bin", big)
     out = tmp_path / "back.bin"
-    storage.read_file("blobs/big.bin", out)
+    run_storage.read_file("blobs/big.bin", out)
     assert out.read_bytes() == big.read_bytes()
 
 
