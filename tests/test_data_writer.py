@@ -125,7 +125,7 @@ def test_each_split_carries_only_its_own_triples(built):
     tokenizer = load_tokenizer(dataset.tokenizer_path)
     by_tail = {}  # tail surfaces are unique per triple
     for line in (folder / "triples.tsv").read_text().splitlines():
-        head, relation, tail, split = line.split("\t")
+        head, relation, tail, split, _ = line.split("\t")
         by_tail[surface(tail, "")] = (surface(head, ""), relation, split)
     assert len(by_tail) == len(kg.triples) and {v[2] for v in by_tail.values()} == {"train", "val", "test"}
     for split in ("train", "val", "test", *LP_SPLITS):
@@ -176,7 +176,7 @@ def test_reader_refuses_missing_incomplete_and_other_format_folders(built, tmp_p
     manifest = json.loads((built[0] / "manifest.json").read_text())
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "manifest.json").write_text(json.dumps({**manifest, "format_version": 0}))
-    with pytest.raises(DataError, match=r"format version 0 but this graphmer-dist reads versions 1, 2; rebuild"):
+    with pytest.raises(DataError, match=r"format version 0 but this graphmer-dist reads versions 1, 2, 3; rebuild"):
         open_dataset(tmp_path / "old")
 
 

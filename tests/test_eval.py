@@ -23,8 +23,11 @@ from graphmer_dist.data.shards import ShardWriter
 from graphmer_dist.data.tokenizer import encode_tails, train_tokenizer
 from graphmer_dist.errors import CheckpointError
 from graphmer_dist.eval import evaluate_checkpoint
-from graphmer_dist.eval.filters import TailFilter, read_triples
-from graphmer_dist.eval.queries import query_batches
+from graphmer_dist.data.tokenizer import load_tokenizer
+from graphmer_dist.eval.facts import FactIndex, read_facts
+from graphmer_dist.eval.link_prediction import link_prediction_task
+from graphmer_dist.eval.ranking import rank
+from graphmer_dist.eval.queries import hidden_at, mask_positions, pass_batches
 from graphmer_dist.model import GraphMERForPretraining
 from graphmer_dist.relations import RELATION_ID, RELATIONS
 from launch.cli import main
@@ -32,9 +35,13 @@ from launch.cli import main
 HEADS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
 TAILS = ["apple", "banana", "cherry", "grape", "lemon", "mango", "peach", "plum"]
 # (head, relation, tail): alpha calls two functions, so its second callee is filtered out of the first's ranking.
+# The test facts below are injected; TRAIN_FACTS are only counted, by the most-frequent-tail baseline.
 KG = [("alpha", "calls", "apple"), ("alpha", "calls", "banana"), ("bravo", "calls", "cherry"),
       ("charlie", "returns", "grape"), ("delta", "calls", "lemon"), ("delta", "raises", "mango"),
       ("echo", "returns", "peach"), ("foxtrot", "calls", "plum")]
+# "zq" is never in the corpus: several tokens, a candidate of another length.
+TRAIN_FACTS = [("golf", "calls", "cherry"), ("hotel", "calls", "cherry"), ("golf", "calls", "plum"),
+               ("golf", "calls", "zq")]
 
 
 @dataclass
@@ -62,24 +69,26 @@ def build_dataset_folder(folder, config) -> None:
     options = {}
     for head, relation, tail in KG:
         options.setdefault(f"m.{head}", []).append(Injection(RELATION_ID[relation], tails[tail]))
-    index = TripleIndex(options)
-    writer = ShardWriter(folder, "test", shard_size=8)
-    for text in texts:
-        encoding = tokenizer.encode(text, add_special_tokens=False)
-        mentions = [Mention(f"m.{m.group()}", m.start(), m.end())
-                    for m in re.finditer(r"\b(" + "|".join(HEADS) + r")\b", text)]
-        writer.add(build_file_sequences(np.asarray(encoding.ids, dtype=np.int32),
-                                        np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2),
-                                        mentions, index, model.num_roots, model.leaves_per_root))
-    shards = {"train": [], "val": [], "test": writer.close()}
+    shards = {"train": [], "val": []}
+    for split in ("test", "test_lp"):  # the same sequences: test for accuracy, test_lp for link prediction
+        index = TripleIndex(options)
+        writer = ShardWriter(folder, split, shard_size=8)
+        for text in texts:
+            encoding = tokenizer.encode(text, add_special_tokens=False)
+            mentions = [Mention(f"m.{m.group()}", m.start(), m.end())
+                        for m in re.finditer(r"\b(" + "|".join(HEADS) + r")\b", text)]
+            writer.add(build_file_sequences(np.asarray(encoding.ids, dtype=np.int32),
+                                            np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2),
+                                            mentions, index, model.num_roots, model.leaves_per_root))
+        shards[split] = writer.close()
     tokenizer.save(str(folder / "tokenizer.json"))
     (folder / "relations.json").write_text(json.dumps({"relations": list(RELATIONS), "ids": RELATION_ID}))
-    (folder / "triples.tsv").write_text("".join(f"m.{h}\t{r}\tm.{t}\ttest\n" for h, r, t in KG))
-    # Format 1: a dataset from before the query splits (no test_lp), which eval must still read.
+    (folder / "triples.tsv").write_text("".join(f"m.{h}\t{r}\tm.{t}\t{split}\t{t}\n" for facts, split in
+                                                ((KG, "test"), (TRAIN_FACTS, "train")) for h, r, t in facts))
     (folder / "manifest.json").write_text(json.dumps({
-        "format_version": 1, "shards": shards, "vocab_size": model.vocab_size,
+        "format_version": 3, "shards": shards, "vocab_size": model.vocab_size,
         "num_roots": model.num_roots, "leaves_per_root": model.leaves_per_root,
-        "num_sequences": {"train": 0, "val": 0, "test": writer.num_sequences}}))
+        "num_sequences": {split: sum(s["num_sequences"] for s in shards[split]) for split in shards}}))
 
 
 def save_checkpoint(folder, config, model, dataset_dir) -> str:
@@ -92,22 +101,27 @@ def save_checkpoint(folder, config, model, dataset_dir) -> str:
 
 
 def memorise(model, dataset, max_steps: int = 500) -> int:
-    """Fit the MLM head (not the tied embedding) to the link-prediction queries themselves, on the
-    encoder's hidden states at the [MASK] slots, until it replays every answer. Training the head
-    alone keeps the fixture cheap on a loaded CPU; the encoder's states already tell the queries
-    apart. Returns the steps taken."""
-    batches = [b for i in range(len(dataset.shard_sizes("test")))
-               for b in query_batches(dataset.load_shard("test", i), model.config, batch_size=1024)]
+    """Fit the MLM head (not the tied embedding) to the true tails' tokens at the [MASK] slots of the
+    very forward passes eval runs, on the encoder's hidden states, until it replays every answer.
+    Training the head alone keeps the fixture cheap on a loaded CPU; the encoder's states already tell
+    the queries apart. Returns the steps taken."""
+    task = link_prediction_task(dataset, "test", model.config)
+    passes = task.passes()
+    chunk, inputs = next(pass_batches(passes, task.queries, dataset, task.split, model.config, len(passes)))
+    batch, position = mask_positions(chunk, task.queries, model.config)
+    # Targets where the pass's length is the true tail's; the other slots (other lengths) stay free.
+    target = torch.tensor([t if len(task.queries[q].tail) == p.length else -100
+                           for p in chunk for q in p.queries for t in (task.queries[q].tail + (0,) * p.length)[:p.length]])
     model.eval()
     with torch.no_grad():
-        hidden = torch.cat([model.encoder(**b.inputs)[torch.arange(len(b.position)), b.position] for b in batches])
-    target = torch.from_numpy(np.concatenate([b.tail[:, 0] for b in batches]))
+        hidden = hidden_at(model, inputs, batch, position)[target >= 0]
+    target = target[target >= 0]
     head = model.mlm_head
     optimizer = torch.optim.Adam([*head.dense.parameters(), *head.norm.parameters(), head.bias], lr=3e-2)
     for step in range(max_steps):
         logits = model.mlm_logits(hidden)
-        if (logits.argmax(dim=-1) == target).all():  # checked before updating: the saved weights pass
-            return step
+        if (logits.argmax(dim=-1) == target).all():  # every tail here is one token: rank 1
+            return step  # checked before updating: the saved weights pass
         optimizer.zero_grad()
         F.cross_entropy(logits, target).backward()
         optimizer.step()
@@ -139,26 +153,32 @@ def test_memorised_kg_scores_hits_at_1_and_random_weights_do_not(kg_world):
     trained = evaluate_checkpoint(kg_world["trained"], str(kg_world["dataset"]))
     random = evaluate_checkpoint(kg_world["random"], str(kg_world["dataset"]))
     assert trained["num_queries"] == random["num_queries"] >= 12   # each head is mentioned 3×
-    assert trained["hits_at_1"] == 1.0 and trained["mrr"] == 1.0 and trained["filtered_hits_at_1"] == 1.0
-    assert random["hits_at_1"] < 0.5 and random["mrr"] < 0.5
+    assert trained["tail_hits_at_1"] == 1.0 and trained["tail_mrr"] == 1.0 and trained["filtered_hits_at_1"] == 1.0
+    # Few candidates per relation (raises has one), so chance is high for whole tails, not over the vocabulary.
+    assert random["tail_hits_at_1"] < 1.0 and random["hits_at_1"] < 0.5 and random["mrr"] < 0.5
     assert set(trained["per_relation"]) == {"calls", "returns", "raises"}
     assert sum(r["num_queries"] for r in trained["per_relation"].values()) == trained["num_queries"]
+    assert trained["per_relation"]["calls"]["num_candidates"] == 6  # apple banana cherry lemon plum zq
+    assert trained["tail_mrr_vs_baseline"] == pytest.approx(1.0 / trained["baseline"]["tail_mrr"])
     for result in (trained, random):
         assert 0 <= result["mlm_accuracy"] <= 1 and result["mlm_masked_roots"] > 0
+        assert 0 <= result["baseline"]["mlm_accuracy"] <= 1
 
 
-def test_filtered_rank_drops_only_the_other_true_tails(kg_world):
+def test_other_true_tails_are_found_through_the_head_mention(kg_world):
     dataset = open_dataset(kg_world["dataset"])
-    from graphmer_dist.data.tokenizer import load_tokenizer
-
     tokenizer = load_tokenizer(dataset.tokenizer_path)
-    tail_filter = TailFilter(read_triples(dataset.triples_path), tokenizer, max_tail=3)
-    first = {t: int(ids[0]) for t, ids in zip(TAILS, encode_tails(tokenizer, TAILS))}
-    apple, alpha = encode_tails(tokenizer, ["apple"])[0], tokenizer.encode(" alpha", add_special_tokens=False).ids
-    assert tail_filter.excluded(RELATION_ID["calls"], apple, np.asarray(alpha)) == {first["banana"]}
-    cherry = encode_tails(tokenizer, ["cherry"])[0]
-    bravo = tokenizer.encode(" bravo", add_special_tokens=False).ids
-    assert tail_filter.excluded(RELATION_ID["calls"], cherry, np.asarray(bravo)) == set()
+    ids = {t: tuple(a.tolist()) for t, a in zip(TAILS, encode_tails(tokenizer, TAILS))}
+    facts = FactIndex(read_facts(dataset.triples_path), tokenizer, max_tail=3, vocab_size=512,
+                      wanted={(RELATION_ID["calls"], ids[t]) for t in ("apple", "cherry")})
+    alpha = np.asarray(tokenizer.encode(" alpha", add_special_tokens=False).ids)
+    assert facts.true_tails(RELATION_ID["calls"], ids["apple"], alpha) == {ids["apple"], ids["banana"]}
+    bravo = np.asarray(tokenizer.encode(" bravo", add_special_tokens=False).ids)
+    assert facts.true_tails(RELATION_ID["calls"], ids["cherry"], bravo) == {ids["cherry"]}
+    # Train counts: cherry is the tail of two train facts, plum of one, the test tails of none.
+    calls = facts.candidates[RELATION_ID["calls"]]
+    assert {t: calls.train_count[calls.index[ids[t]]] for t in ("apple", "cherry", "plum")} == \
+        {"apple": 0, "cherry": 2, "plum": 1}
 
 
 def test_cli_writes_the_json_keys_and_finds_the_newest_checkpoint_of_a_run(kg_world, tmp_path, capsys):
@@ -167,12 +187,36 @@ def test_cli_writes_the_json_keys_and_finds_the_newest_checkpoint_of_a_run(kg_wo
     assert main(["eval", "--checkpoint", str(run_dir), "--dataset", str(kg_world["dataset"]),
                  "--json", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert {"mrr", "hits_at_1", "hits_at_10", "num_queries", "per_relation", "mlm_accuracy",
-            "mnm_accuracy"} <= set(result)
-    assert result["checkpoint"].endswith("step-0000150") and result["hits_at_1"] == 1.0
-    # This hand-built dataset has no test_lp split (like datasets of format 1): both numbers use 'test'.
-    assert result["link_prediction_split"] == result["accuracy_split"] == result["split"] == "test"
-    assert "link prediction on 'test'" in capsys.readouterr().out
+    assert {"tail_mrr", "tail_hits_at_1", "tail_hits_at_10", "mrr", "hits_at_1", "hits_at_10", "num_queries",
+            "per_relation", "mlm_accuracy", "mnm_accuracy", "baseline", "tail_mrr_vs_baseline"} <= set(result)
+    assert {"tail_mrr", "mrr", "filtered_mrr", "mlm_accuracy"} <= set(result["baseline"])
+    assert result["checkpoint"].endswith("step-0000150") and result["tail_hits_at_1"] == 1.0
+    assert (result["link_prediction_split"], result["accuracy_split"], result["split"]) == ("test_lp", "test", "test")
+    printed = capsys.readouterr().out
+    assert "link prediction on 'test_lp'" in printed and "baseline" in printed
+
+
+def test_max_queries_zero_and_a_dataset_without_query_splits_exit_2(kg_world, tmp_path, capsys):
+    args = ["eval", "--checkpoint", kg_world["trained"], "--dataset"]
+    assert main([*args, str(kg_world["dataset"]), "--max-queries", "0"]) == 2
+    assert "--max-queries 0 leaves nothing to evaluate" in capsys.readouterr().err
+    old = tmp_path / "old"
+    shutil.copytree(kg_world["dataset"], old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["shards"]["test_lp"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    assert main([*args, str(old)]) == 2
+    assert "has no 'test_lp' query split" in capsys.readouterr().err
+
+
+def test_a_relation_without_candidates_is_reported_not_scored(kg_world, tmp_path):
+    damaged = tmp_path / "no-raises"
+    shutil.copytree(kg_world["dataset"], damaged)
+    lines = (damaged / "triples.tsv").read_text().splitlines(keepends=True)
+    (damaged / "triples.tsv").write_text("".join(line for line in lines if "\traises\t" not in line))
+    result = evaluate_checkpoint(kg_world["trained"], str(damaged))
+    assert result["relations_without_candidates"] == ["raises"] and result["num_unmatched_queries"] > 0
+    assert "raises" not in result["per_relation"] and result["tail_mrr"] == 1.0
 
 
 def test_weights_that_do_not_fit_their_config_are_refused(kg_world, tmp_path):
@@ -216,7 +260,71 @@ def test_without_dataset_the_checkpoints_own_dataset_is_found_in_the_cache(tmp_p
     assert result["num_sequences"] == sum(dataset.shard_sizes("test")) > 0
     # Link prediction reads the query split, accuracy the plain one.
     assert (result["link_prediction_split"], result["accuracy_split"]) == ("test_lp", "test")
-    assert result["num_queries"] == dataset.manifest["num_queries"]["test_lp"] > dataset.manifest["num_queries"]["test"]
+    assert result["num_queries"] + result["num_unmatched_queries"] == dataset.manifest["num_queries"]["test_lp"]
+    assert result["num_queries"] > dataset.manifest["num_queries"]["test"] and result["num_unmatched_queries"] == 0
     val = evaluate_checkpoint(checkpoint, split="val")
     assert (val["link_prediction_split"], val["accuracy_split"]) == ("val_lp", "val")
     assert val["num_queries"] == dataset.manifest["num_queries"]["val_lp"]
+    assert result["baseline"]["tail_mrr"] is not None and result["tail_mrr_vs_baseline"] is not None
+
+
+def test_rank_counts_ties_against_the_true_candidate_and_skips_the_filtered_ones():
+    scores = np.array([0.5, 0.9, 0.5, 0.1, 0.9])
+    assert rank(scores, 1) == 2            # tied with candidate 4: the tie counts against it
+    assert rank(scores, 1, [4]) == 1       # ... unless 4 is another true answer
+    assert rank(scores, 0) == 4 and rank(scores, 0, [1, 4]) == 2 and rank(scores, 3) == 5
+    assert rank(np.zeros(7), 3) == 7       # a constant scorer gets the worst rank, not the best
+
+
+def constant_head_model(config, bias: torch.Tensor) -> GraphMERForPretraining:
+    """A model whose MLM logits are `bias` at every position: the head's LayerNorm outputs zeros."""
+    torch.manual_seed(0)
+    model = GraphMERForPretraining(config.model, config.train)
+    with torch.no_grad():
+        model.mlm_head.norm.weight.zero_()
+        model.mlm_head.norm.bias.zero_()
+        model.mlm_head.bias.copy_(bias)
+    return model
+
+
+def test_whole_tail_ranks_of_hand_made_scores(kg_world):
+    config, dataset = kg_world["config"], open_dataset(kg_world["dataset"])
+    tokenizer = load_tokenizer(dataset.tokenizer_path)
+    ids = {t: tuple(a.tolist()) for t, a in zip(TAILS + ["zq"], encode_tails(tokenizer, TAILS + ["zq"]))}
+    assert all(len(ids[t]) == 1 for t in TAILS) and 2 <= len(ids["zq"]) <= 3
+    task = link_prediction_task(dataset, "test", config.model)
+    tails = [next(t for t, i in ids.items() if i == q.tail) for q in task.queries]
+    # Uniform logits: every token has log-probability -log V, a tail of L tokens -L log V. calls has
+    # five one-token candidates, all tied (ties count against), and zq, worse; alpha's other callee
+    # is filtered out of its ranking.
+    ranks = task.ranks(constant_head_model(config, torch.zeros(512)))
+    expected_raw = {"apple": 5, "banana": 5, "cherry": 5, "lemon": 5, "plum": 5, "grape": 2, "peach": 2, "mango": 1}
+    assert [int(r) for r in ranks["tail_raw_"]] == [expected_raw[t] for t in tails]
+    assert [int(r) for r in ranks["tail_"]] == [expected_raw[t] - (t in ("apple", "banana")) for t in tails]
+    # zq's tokens far more likely than any other: zq beats every one-token tail even summed over 2-3 slots.
+    bias = torch.zeros(512)
+    bias[list(ids["zq"])] = 30.0
+    bias[ids["cherry"][0]] = 5.0
+    ranks = task.ranks(constant_head_model(config, bias))
+    expected = {"apple": 6, "banana": 6, "cherry": 2, "lemon": 6, "plum": 6, "grape": 2, "peach": 2, "mango": 1}
+    assert [int(r) for r in ranks["tail_raw_"]] == [expected[t] for t in tails]
+    # First token over the vocabulary: only zq's tokens outrank cherry's.
+    first = [int(r) for r, t in zip(ranks[""], tails) if t == "cherry"]
+    assert first and set(first) == {1 + len(ids["zq"])}
+
+
+def test_count_baselines_on_the_same_queries(kg_world):
+    dataset = open_dataset(kg_world["dataset"])
+    tokenizer = load_tokenizer(dataset.tokenizer_path)
+    ids = {t: tuple(a.tolist()) for t, a in zip(TAILS, encode_tails(tokenizer, TAILS))}
+    task = link_prediction_task(dataset, "test", kg_world["config"].model)
+    tails = [next(t for t, i in ids.items() if i == q.tail) for q in task.queries]
+    # Train counts for calls: cherry 2, plum 1, zq 1, the test tails 0 (ties count against).
+    expected_raw = {"apple": 6, "banana": 6, "cherry": 1, "lemon": 6, "plum": 3, "grape": 2, "peach": 2, "mango": 1}
+    assert [int(r) for r in task.baseline_ranks["tail_raw_"]] == [expected_raw[t] for t in tails]
+    assert [int(r) for r in task.baseline_ranks["tail_"]] == [expected_raw[t] - (t in ("apple", "banana")) for t in tails]
+    token = {t: int(r) for r, t in zip(task.baseline_ranks[""], tails)}
+    assert token["cherry"] == 1 and token["plum"] == 3   # behind cherry, tied with zq's first token
+    assert task.baseline["num_queries"] == len(tails)
+    assert task.baseline["tail_mrr"] == pytest.approx(np.mean([1 / (expected_raw[t] - (t in ("apple", "banana")))
+                                                               for t in tails]))

@@ -20,11 +20,12 @@ from typing import Iterable
 from graphmer_dist.config import Config
 from graphmer_dist.errors import DataError
 
-DATASET_FORMAT_VERSION = 2  # 2: link-prediction query splits val_lp / test_lp
+DATASET_FORMAT_VERSION = 3  # 2: link-prediction query splits val_lp / test_lp; 3: triples.tsv tail_text
 """Bump when the on-disk layout or the way sequences are built changes: old caches then miss."""
-READABLE_FORMAT_VERSIONS: tuple[int, ...] = (1, 2)
-"""Versions `open_dataset` accepts. Version 1 is version 2 without the query splits, so a dataset
-given explicitly (--dataset, data.dataset_dir) still trains and evaluates; the cache rebuilds anyway."""
+READABLE_FORMAT_VERSIONS: tuple[int, ...] = (1, 2, 3)
+"""Versions `open_dataset` accepts. Versions 1 and 2 lack the query splits or the tails' text, so a
+dataset given explicitly (--dataset, data.dataset_dir) still trains, but `eval` asks for a rebuild;
+the cache rebuilds anyway."""
 MANIFEST = "manifest.json"
 # Where a dataset is stored does not change what is in it; `workers` only changes how fast it is built.
 _DATA_KEYS_NOT_HASHED = ("workers", "cache_dir", "dataset_dir", "corpus")

@@ -44,7 +44,7 @@ def write_dataset(folder: Path, kg, config: Config, content_hash: str, corpus_ro
     _write_json(folder / "relations.json", {"relations": list(RELATIONS), "ids": dict(RELATION_ID)})
     splits_of_triples = [triple_split(t.head, t.relation, data.triple_val_fraction, data.triple_test_fraction)
                          for t in kg.triples]
-    _write_triples(folder / "triples.tsv", kg.triples, splits_of_triples)
+    _write_triples(folder / "triples.tsv", kg, splits_of_triples, surface)
     options = _triple_options(kg, splits_of_triples, tokenizer, model.leaves_per_root, surface)
     indexes = {split: TripleIndex(options[split]) for split in SPLITS}
     # Their own indexes: the query splits rotate through the facts independently of the plain splits.
@@ -132,10 +132,12 @@ def _manifest(kg, config: Config, content_hash: str, corpus_roots: list[str], wr
     }
 
 
-def _write_triples(path: Path, triples: list, splits: list[str]) -> None:
+def _write_triples(path: Path, kg, splits: list[str], surface: Surface) -> None:
+    """One fact a line, with the tail's text as injected into leaves (eval ranks tails by it)."""
     with path.open("w", encoding="utf-8", newline="\n") as out:
-        for triple, split in zip(triples, splits):
-            out.write(f"{triple.head}\t{triple.relation}\t{triple.tail}\t{split}\n")
+        for triple, split in zip(kg.triples, splits):
+            text = surface(triple.tail, kg.entities.get(triple.tail, "external"))
+            out.write(f"{triple.head}\t{triple.relation}\t{triple.tail}\t{split}\t{text}\n")
 
 
 def _write_json(path: Path, payload: dict) -> None:

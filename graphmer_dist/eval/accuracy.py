@@ -12,6 +12,7 @@ import torch
 from graphmer_dist.data import Dataset
 from graphmer_dist.masking import MaskingCollator
 from graphmer_dist.model import GraphMERForPretraining
+from graphmer_dist.tokens import SPECIAL_TOKENS
 
 EVAL_SEED_OFFSET = 1 << 40  # keeps evaluation masks apart from the training loop's seeds
 
@@ -19,8 +20,11 @@ EVAL_SEED_OFFSET = 1 << 40  # keeps evaluation masks apart from the training loo
 @torch.inference_mode()
 def masked_accuracy(model: GraphMERForPretraining, dataset: Dataset, split: str, collator: MaskingCollator,
                     device: torch.device, autocast, batch_size: int = 32,
-                    max_sequences: int | None = None) -> dict[str, float | int | None]:
-    totals = {"root_correct": 0, "root_count": 0, "leaf_correct": 0, "leaf_count": 0, "loss_sum": 0.0}
+                    max_sequences: int | None = None, baseline_token: int = -1) -> dict[str, float | int | None]:
+    """`mlm_baseline_accuracy`: how many masked roots a model that always says `baseline_token` gets right."""
+    totals = {"root_correct": 0, "root_count": 0, "leaf_correct": 0, "leaf_count": 0, "loss_sum": 0.0,
+              "root_baseline": 0}
+    R = model.config.num_roots
     done = 0
     for index, size in enumerate(dataset.shard_sizes(split)):
         arrays = dataset.load_shard(split, index)
@@ -37,13 +41,26 @@ def masked_accuracy(model: GraphMERForPretraining, dataset: Dataset, split: str,
             for key in ("root_correct", "root_count", "leaf_correct", "leaf_count"):
                 totals[key] += int(out[key])
             totals["loss_sum"] += float(out["mlm_loss"]) * (end - begin)
+            totals["root_baseline"] += int((batch["labels"][:, :R] == baseline_token).sum())
             done += end - begin
     return {
         "mlm_accuracy": _ratio(totals["root_correct"], totals["root_count"]),
         "mnm_accuracy": _ratio(totals["leaf_correct"], totals["leaf_count"]),
+        "mlm_baseline_accuracy": _ratio(totals["root_baseline"], totals["root_count"]),
         "mlm_masked_roots": totals["root_count"], "mnm_masked_leaves": totals["leaf_count"],
         "mlm_loss": totals["loss_sum"] / done if done else None, "num_sequences": done,
     }
+
+
+def unigram_token(dataset: Dataset, max_shards: int = 16) -> int:
+    """The most frequent real root token of the train split (the unigram baseline's only answer)."""
+    counts = np.zeros(int(dataset.manifest["vocab_size"]), dtype=np.int64)
+    R = int(dataset.manifest["num_roots"])
+    for index in range(min(len(dataset.shard_sizes("train")), max_shards)):
+        roots = np.asarray(dataset.load_shard("train", index)["input_ids"][:, :R]).ravel()
+        counts += np.bincount(roots, minlength=len(counts))[: len(counts)]
+    counts[: len(SPECIAL_TOKENS)] = 0
+    return int(counts.argmax())
 
 
 def _ratio(correct: int, count: int) -> float | None:

@@ -1,84 +1,161 @@
-"""Tail prediction at the head's first leaf slot: ranks, then MRR and Hits@k overall and per relation."""
+"""Link prediction over whole tails, with count baselines on exactly the same queries.
+
+`LinkPredictionTask` is built once from a dataset split (queries, candidates, filters, baselines) and
+scores any in-memory model, so the training loop, the recipe experiments and `graphmer-launch eval`
+share it. Result keys (docs/interfaces.md, "Evaluation"):
+- `tail_*`: the true tail's filtered rank among every candidate tail string of the relation, by the
+  summed log-probability of its tokens; `tail_raw_*`: the same unfiltered.
+- `*` / `filtered_*` (no prefix): the older proxy, the rank of the tail's first token over the
+  vocabulary at the first leaf slot (one [MASK]), raw and filtered.
+- `baseline`: the same keys for counting: candidates ranked by how often they are the relation's
+  tail among train facts, first tokens by how often they start one.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections import defaultdict
+import time
+from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from graphmer_dist.config import ModelConfig
 from graphmer_dist.data import Dataset
-from graphmer_dist.eval.filters import TailFilter
-from graphmer_dist.eval.queries import QueryBatch, query_batches
-from graphmer_dist.model import GraphMERForPretraining
+from graphmer_dist.data.splits import LP_SPLITS
+from graphmer_dist.data.tokenizer import load_tokenizer
+from graphmer_dist.errors import DataError
+from graphmer_dist.eval.facts import Candidates, FactIndex, read_facts
+from graphmer_dist.eval.queries import Pass, Query, collect_queries, hidden_at, mask_positions, pass_batches, plan_passes
+from graphmer_dist.eval.ranking import rank, ratio, summarize
 from graphmer_dist.relations import RELATIONS
 from graphmer_dist.tokens import SPECIAL_TOKENS
 
-
-@torch.inference_mode()
-def rank_batch(model: GraphMERForPretraining, batch: QueryBatch, tail_filter: TailFilter | None,
-               device: torch.device, autocast: contextlib.AbstractContextManager) -> tuple[np.ndarray, np.ndarray]:
-    """(raw ranks, filtered ranks), 1 = best. Special tokens are never candidates (no tail contains
-    one); ties count against the true tail, so a constant model gets the worst rank, not the best."""
-    inputs = {k: v.to(device) for k, v in batch.inputs.items()}
-    with autocast:
-        hidden = model.encoder(**inputs)                                       # (Q, N, d)
-        q = torch.arange(len(batch.position), device=device)
-        logits = model.mlm_logits(hidden[q, batch.position.to(device)]).float()  # (Q, V)
-    logits[:, : len(SPECIAL_TOKENS)] = float("-inf")
-    target = torch.from_numpy(batch.tail[:, 0]).to(device)
-    raw = _ranks(logits, target)
-    if tail_filter is None:
-        return raw, raw
-    for i in range(len(target)):
-        drop = tail_filter.excluded(int(batch.relation[i]), batch.tail[i], batch.head_ids[i])
-        if drop:
-            logits[i, torch.tensor(sorted(drop), device=device)] = float("-inf")
-    return raw, _ranks(logits, target)
+PREFIXES = ("tail_", "tail_raw_", "", "filtered_")
 
 
-def _ranks(logits: torch.Tensor, target: torch.Tensor) -> np.ndarray:
-    true = logits.gather(1, target[:, None])                                   # (Q, 1)
-    better_or_tied = (logits >= true).sum(dim=1)                               # includes the true tail itself
-    return better_or_tied.cpu().numpy().astype(np.int64)
+@dataclass(frozen=True)
+class _Answer:
+    """What ranking a query needs besides the model's scores."""
+
+    candidates: Candidates
+    true_index: int
+    other_tails: np.ndarray    # candidate indices of the other true tails (filtered rank)
+    other_tokens: np.ndarray   # their first tokens, except the true tail's own first token
 
 
-def link_prediction(model: GraphMERForPretraining, dataset: Dataset, split: str, tail_filter: TailFilter | None,
-                    device: torch.device, autocast, batch_size: int = 64,
-                    max_queries: int | None = None) -> dict:
-    ranks: dict[str, list[np.ndarray]] = {"raw": [], "filtered": [], "relation": []}
-    seen = 0
-    for index in range(len(dataset.shard_sizes(split))):
-        for batch in query_batches(dataset.load_shard(split, index), model.config, batch_size):
-            if max_queries is not None and seen >= max_queries:
-                break
-            raw, filtered = rank_batch(model, batch, tail_filter, device, autocast)
-            keep = len(raw) if max_queries is None else min(len(raw), max_queries - seen)
-            ranks["raw"].append(raw[:keep])
-            ranks["filtered"].append(filtered[:keep])
-            ranks["relation"].append(batch.relation[:keep])
-            seen += keep
-    return summarize({k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in ranks.items()})
+class LinkPredictionTask:
+    def __init__(self, dataset: Dataset, split: str, facts: FactIndex, model: ModelConfig, found: list[Query]) -> None:
+        self.dataset, self.split, self.model_config = dataset, split, model
+        answers = [_answer(facts, q) for q in found]
+        self.queries = [q for q, a in zip(found, answers) if a is not None]
+        self.answers = [a for a in answers if a is not None]
+        missing = Counter(RELATIONS[q.relation - 1] for q, a in zip(found, answers) if a is None)
+        self.relations_without_candidates = sorted(missing)  # never ranked: no MRR is made up for them
+        self.num_unmatched_queries = sum(missing.values())
+        self.num_candidates = {RELATIONS[rel - 1]: len(c.tails) for rel, c in facts.candidates.items()}
+        self.relation = np.asarray([q.relation for q in self.queries], dtype=np.int64)
+        self.baseline_ranks = self._baseline_ranks(facts)
+        self.baseline = summarize(self.baseline_ranks, self.relation)
+
+    def evaluate(self, model: torch.nn.Module, device: torch.device | str = "cpu",
+                 autocast: contextlib.AbstractContextManager | None = None, batch_size: int = 32) -> dict:
+        started = time.perf_counter()
+        was_training = model.training
+        model.eval()
+        try:
+            out = summarize(self.ranks(model, device, autocast, batch_size), self.relation)
+        finally:
+            model.train(was_training)
+        out["baseline"] = {k: v for k, v in self.baseline.items() if k not in ("per_relation", "num_queries")}
+        for name, entry in out["per_relation"].items():
+            base = self.baseline["per_relation"][name]
+            entry["baseline"] = {k: v for k, v in base.items() if k != "num_queries"}
+            entry["num_candidates"] = self.num_candidates[name]
+        for key in ("tail_mrr", "mrr", "filtered_mrr"):
+            out[f"{key}_vs_baseline"] = ratio(out[key], out["baseline"][key])
+        out["num_unmatched_queries"] = self.num_unmatched_queries
+        out["relations_without_candidates"] = self.relations_without_candidates
+        out["link_prediction_seconds"] = round(time.perf_counter() - started, 2)
+        return out
+
+    def passes(self) -> list[Pass]:
+        """Every forward-pass sequence the task runs. Length 1 always: it also gives the first-token ranks."""
+        return plan_passes(self.queries, [{1, *a.candidates.by_length} for a in self.answers])
+
+    @torch.inference_mode()
+    def ranks(self, model: torch.nn.Module, device: torch.device | str = "cpu",
+              autocast: contextlib.AbstractContextManager | None = None, batch_size: int = 32) -> dict[str, np.ndarray]:
+        """Metric prefix (PREFIXES) → each query's rank under `model`, aligned with `self.queries`."""
+        device, autocast = torch.device(device), autocast or contextlib.nullcontext()
+        scores = [np.full(len(a.candidates.tails), np.nan) for a in self.answers]
+        token_logp: list[np.ndarray | None] = [None] * len(self.queries)
+        for chunk, inputs in pass_batches(self.passes(), self.queries, self.dataset, self.split, self.model_config,
+                                          batch_size):
+            batch, position = mask_positions(chunk, self.queries, self.model_config)
+            with autocast:
+                hidden = hidden_at(model, {k: v.to(device) for k, v in inputs.items()},
+                                   batch.to(device), position.to(device))
+                logits = model.mlm_logits(hidden)
+            logp = torch.log_softmax(logits.float(), dim=-1).cpu()           # (P, V)
+            cursor = 0
+            for p in chunk:
+                for q in p.queries:
+                    rows = logp[cursor: cursor + p.length]                   # (L, V)
+                    cursor += p.length
+                    if p.length == 1:
+                        token_logp[q] = rows[0].numpy().copy()
+                    block = self.answers[q].candidates.by_length.get(p.length)
+                    if block is not None:
+                        offset, ids = block
+                        picked = rows[torch.arange(p.length), torch.from_numpy(ids)]  # (C_L, L)
+                        scores[q][offset: offset + len(ids)] = picked.sum(dim=1).numpy()
+        return self._ranks(scores, token_logp)
+
+    def _baseline_ranks(self, facts: FactIndex) -> dict[str, np.ndarray]:
+        tokens = [facts.first_token_count[q.relation] for q in self.queries]
+        return self._ranks([a.candidates.train_count for a in self.answers], tokens)
+
+    def _ranks(self, tail_scores: list[np.ndarray], token_scores: list[np.ndarray]) -> dict[str, np.ndarray]:
+        out = {prefix: np.zeros(len(self.queries), dtype=np.int64) for prefix in PREFIXES}
+        for i, (query, answer) in enumerate(zip(self.queries, self.answers)):
+            tail = tail_scores[i]
+            out["tail_"][i] = rank(tail, answer.true_index, answer.other_tails)
+            out["tail_raw_"][i] = rank(tail, answer.true_index)
+            token = token_scores[i].astype(np.float64)                       # a copy
+            token[: len(SPECIAL_TOKENS)] = -np.inf                           # never a tail token
+            out[""][i] = rank(token, query.tail[0])
+            out["filtered_"][i] = rank(token, query.tail[0], answer.other_tokens)
+        return out
 
 
-def summarize(ranks: dict[str, np.ndarray]) -> dict:
-    """Overall and per-relation metrics from raw/filtered ranks and each query's relation id."""
-    out = {**_metrics(ranks["raw"], ""), **_metrics(ranks["filtered"], "filtered_"),
-           "num_queries": int(len(ranks["raw"]))}
-    per_relation = defaultdict(dict)
-    for rel in np.unique(ranks["relation"]):
-        chosen = ranks["relation"] == rel
-        name = RELATIONS[int(rel) - 1]
-        per_relation[name] = {**_metrics(ranks["raw"][chosen], ""),
-                              **_metrics(ranks["filtered"][chosen], "filtered_"),
-                              "num_queries": int(chosen.sum())}
-    out["per_relation"] = dict(sorted(per_relation.items()))
-    return out
+def _answer(facts: FactIndex, query: Query) -> _Answer | None:
+    candidates = facts.candidates.get(query.relation)
+    if candidates is None or query.tail not in candidates.index:
+        return None
+    others = facts.true_tails(query.relation, query.tail, query.head_ids) - {query.tail}
+    other_tokens = {t[0] for t in others} - {query.tail[0]}
+    return _Answer(candidates, candidates.index[query.tail],
+                   np.asarray(sorted(candidates.index[t] for t in others), dtype=np.int64),
+                   np.asarray(sorted(other_tokens), dtype=np.int64))
 
 
-def _metrics(ranks: np.ndarray, prefix: str) -> dict[str, float | None]:
-    if len(ranks) == 0:
-        return {f"{prefix}mrr": None, f"{prefix}hits_at_1": None, f"{prefix}hits_at_10": None}
-    return {f"{prefix}mrr": float(np.mean(1.0 / ranks)), f"{prefix}hits_at_1": float(np.mean(ranks <= 1)),
-            f"{prefix}hits_at_10": float(np.mean(ranks <= 10))}
+def link_prediction_task(dataset: Dataset, split: str, model: ModelConfig,
+                         max_queries: int | None = None) -> LinkPredictionTask:
+    """The task over `<split>_lp` (val_lp or test_lp): held-out facts injected into chunks of every
+    file, so far more of them become queries than in the plain split (data/query_splits.py)."""
+    query_split = f"{split}_lp"
+    if query_split not in LP_SPLITS or not dataset.has_split(query_split):
+        raise DataError(f"dataset {dataset.path} has no '{query_split}' query split, so there are no held-out "
+                        "facts to rank (built before query splits, or with data.max_lp_sequences=0). Rebuild it "
+                        "with `graphmer-launch data` and the run's --config (keep data.max_lp_sequences > 0), "
+                        "then pass it with --dataset; and use --split val or test")
+    queries = collect_queries(dataset, query_split, model, max_queries)
+    facts = FactIndex(read_facts(dataset.triples_path), load_tokenizer(dataset.tokenizer_path), model.leaves_per_root,
+                      model.vocab_size, wanted={(q.relation, q.tail) for q in queries})
+    task = LinkPredictionTask(dataset, query_split, facts, model, queries)
+    if not task.queries:
+        raise DataError(f"split '{query_split}' of {dataset.path} has no query whose tail is among the candidates "
+                        f"({task.num_unmatched_queries} unmatched); rebuild the dataset with `graphmer-launch data`")
+    return task

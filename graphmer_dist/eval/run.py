@@ -10,45 +10,38 @@ from pathlib import Path
 import torch
 
 from graphmer_dist.data import Dataset, open_dataset
-from graphmer_dist.data.splits import LP_SPLITS
-from graphmer_dist.data.tokenizer import load_tokenizer
-from graphmer_dist.errors import DataError
-from graphmer_dist.eval.accuracy import masked_accuracy
+from graphmer_dist.errors import ConfigError, DataError
+from graphmer_dist.eval.accuracy import masked_accuracy, unigram_token
 from graphmer_dist.eval.checkpoint import LoadedCheckpoint, load_checkpoint
-from graphmer_dist.eval.filters import TailFilter, read_triples
-from graphmer_dist.eval.link_prediction import link_prediction
+from graphmer_dist.eval.link_prediction import link_prediction_task
+from graphmer_dist.eval.ranking import ratio
 from graphmer_dist.masking import MaskingCollator
 
 
 def evaluate_checkpoint(checkpoint: str, dataset_dir: str | None = None, split: str = "test",
-                        device: str = "cpu", precision: str = "fp32", batch_size: int = 64,
+                        device: str = "cpu", precision: str = "fp32", batch_size: int = 32,
                         max_queries: int | None = None, max_sequences: int | None = None,
                         endpoint: str | None = None) -> dict:
     started = time.perf_counter()
+    for name, value in (("--max-queries", max_queries), ("--max-sequences", max_sequences)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} {value} leaves nothing to evaluate; give a positive number, or leave "
+                              f"{name} out to evaluate the whole split")
     torch_device = torch.device(device)
     loaded = load_checkpoint(checkpoint, torch_device, endpoint)
     dataset = _dataset(loaded, dataset_dir)
     autocast = _autocast(torch_device, precision)
-    tail_filter = TailFilter(read_triples(dataset.triples_path), load_tokenizer(dataset.tokenizer_path),
-                             loaded.config.model.leaves_per_root)
-    link_split = link_prediction_split(dataset, split)
-    links = link_prediction(loaded.model, dataset, link_split, tail_filter, torch_device, autocast,
-                            batch_size, max_queries)
+    task = link_prediction_task(dataset, split, loaded.config.model, max_queries)
+    links = task.evaluate(loaded.model, torch_device, autocast, batch_size)
     collator = MaskingCollator(loaded.config.model, loaded.config.train, dataset.vocab_flags())
     accuracy = masked_accuracy(loaded.model, dataset, split, collator, torch_device, autocast,
-                               batch_size, max_sequences)
-    return {**links, **accuracy, "split": split, "link_prediction_split": link_split, "accuracy_split": split,
+                               batch_size, max_sequences, baseline_token=unigram_token(dataset))
+    links["baseline"]["mlm_accuracy"] = accuracy.pop("mlm_baseline_accuracy")
+    links["mlm_accuracy_vs_baseline"] = ratio(accuracy["mlm_accuracy"], links["baseline"]["mlm_accuracy"])
+    return {**links, **accuracy, "split": split, "link_prediction_split": task.split, "accuracy_split": split,
             "checkpoint": str(loaded.path), "dataset": str(dataset.path),
             "step": loaded.manifest.get("step"), "precision": precision,
             "eval_seconds": round(time.perf_counter() - started, 2)}
-
-
-def link_prediction_split(dataset: Dataset, split: str) -> str:
-    """`<split>_lp` when the dataset has it: it holds the same held-out facts as `split` but in chunks of
-    every file, so far more of them become queries (data/query_splits.py). Older datasets, or ones
-    built with data.max_lp_sequences=0, have only the plain split."""
-    query_split = f"{split}_lp"
-    return query_split if query_split in LP_SPLITS and dataset.has_split(query_split) else split
 
 
 def _dataset(loaded: LoadedCheckpoint, dataset_dir: str | None) -> Dataset:
