@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="held-out facts to rank (read from <split>_lp) and sequences for MLM/MNM accuracy")
     p.add_argument("--json", metavar="FILE", help="also write the metrics here ('-' = stdout only as JSON)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
+    p.add_argument("--precision", default="fp32", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="autocast precision; 'auto' = bf16 where the device computes it natively, fp16 on older GPUs")
     p.add_argument("--batch-size", type=int, default=32, help="sequences per forward pass")
     p.add_argument("--max-queries", type=int, help="score at most this many queries (default: all)")
     p.add_argument("--max-sequences", type=int, help="accuracy over at most this many sequences (default: all)")

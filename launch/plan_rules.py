@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphmer_dist.config import Config, parse_duration
+from graphmer_dist.precision_rule import DeviceCaps, PrecisionError
+from graphmer_dist.precision_rule import choose_precision as choose_precision_for
 from launch.memory_estimate import MemoryEstimate, estimate, offload_ram_bytes, param_count
 from platforms.spec import PlatformSpec
 
@@ -32,18 +34,13 @@ class Layout:
 
 
 def choose_precision(spec: PlatformSpec, requested: str, problems: list[str]) -> str:
-    where = f"the {spec.device_name}" + (f" (compute capability {spec.compute_capability[0]}."
-                                         f"{spec.compute_capability[1]})" if spec.compute_capability else "")
-    if requested == "bf16" and not spec.bf16:
-        fix = "use --precision fp16 (loss scaling) or fp32" if spec.accelerator == "cuda" else "use --precision fp32"
-        why = "bf16 needs compute capability ≥ 8.0" if spec.accelerator == "cuda" else "bf16 needs avx512_bf16 or AMX"
-        problems.append(f"train.precision=bf16: {why} and {where} lacks it; {fix}")
-    if requested == "fp16" and not spec.fp16:
-        problems.append(f"train.precision=fp16: fp16 with loss scaling is a GPU feature, {where} is a CPU; "
-                        "use --precision bf16 or fp32")
-    if requested != "auto":
-        return requested
-    return "bf16" if spec.bf16 else "fp16" if spec.fp16 else "fp32"
+    """The one precision rule (graphmer_dist/precision_rule.py) applied to the platform's devices."""
+    caps = DeviceCaps(spec.accelerator, spec.device_name, spec.compute_capability, spec.bf16, spec.fp16)
+    try:
+        return choose_precision_for(requested, caps)
+    except PrecisionError as error:
+        problems.append(str(error))
+        return "fp32"
 
 
 def default_workers(spec: PlatformSpec, strategy: str | None, global_batch: int) -> int:

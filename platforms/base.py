@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from graphmer_dist.errors import ConfigError
+from graphmer_dist.precision_rule import gpu_caps
 from platforms.hardware import GIB, parse_hardware
 from platforms.probe import ProbedGpu, cpu_has_bf16, cpu_name, probe_cpus, probe_gpus, probe_ram_bytes
 from platforms.spec import PlatformSpec
@@ -50,10 +51,10 @@ class Platform(ABC):
 def gpu_fields(gpus: list[ProbedGpu], nodes: int = 1) -> dict:
     """Spec fields for `gpus` (all the same model, as on every platform we support)."""
     first = gpus[0]
-    bf16 = first.compute_capability >= (8, 0)
+    caps = gpu_caps(first.name, first.compute_capability)  # the one precision rule decides bf16/fp16
     return dict(accelerator="cuda", num_devices=len(gpus) * nodes, device_name=first.name,
                 device_memory_bytes=first.memory_bytes, compute_capability=first.compute_capability,
-                bf16=bf16, fp16=True, num_nodes=nodes)
+                bf16=caps.bf16, fp16=caps.fp16, num_nodes=nodes)
 
 
 def preset_gpu_fields(hardware: str) -> dict:

@@ -62,7 +62,7 @@ def describe_from_resources(resources: dict[str, float], num_nodes: int, address
         model = gpu_model(types[0])
         devices = dict(accelerator="cuda", num_devices=gpus, device_name=model.name,
                        device_memory_bytes=model.memory_bytes, compute_capability=model.compute_capability,
-                       bf16=model.bf16, fp16=True)
+                       bf16=model.bf16, fp16=model.fp16)
     else:
         devices = dict(accelerator="cpu", num_devices=1, device_name="cpu", device_memory_bytes=ram,
                        compute_capability=None, bf16=False, fp16=False)

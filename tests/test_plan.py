@@ -135,9 +135,10 @@ def test_zero_with_strategy_single_on_one_cpu_process_is_refused(away):
         make_plan(platforms.resolve("local"), load_config("tiny"), ["parallel.strategy=single", "parallel.zero_stage=2"])
 
 
-def test_fp16_on_a_cpu_is_refused(away):
-    with pytest.raises(ConfigError, match="fp16 with loss scaling is a GPU feature"):
-        make_plan(platforms.resolve("local"), load_config("tiny", ["train.precision=fp16"]))
+def test_fp16_on_a_cpu_is_planned_when_asked_but_auto_never_picks_it(away):
+    cpu = platforms.resolve("local")
+    assert make_plan(cpu, load_config("tiny", ["train.precision=fp16"])).precision == "fp16"
+    assert make_plan(cpu, load_config("tiny")).precision == ("bf16" if cpu.bf16 else "fp32")
 
 
 def test_multi_node_cluster_refuses_a_local_run_folder(away):

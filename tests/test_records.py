@@ -47,7 +47,7 @@ def test_mfu_uses_the_datasheet_peak_of_a_known_gpu(tiny):
 def test_peak_table_matches_device_names_and_refuses_missing_precisions():
     assert canonical_device("NVIDIA A10G") == "A10G"
     assert canonical_device("NVIDIA A10") == "A10"
-    assert canonical_device("NVIDIA GeForce RTX 3070") == "RTX 3070"
+    assert canonical_device("NVIDIA GeForce RTX 3070") == "RTX3070"
     assert canonical_device("Tesla P100-PCIE-16GB") == "P100"
     assert table_peak_flops("Tesla T4", "bf16") is None  # T4 has no bf16 hardware
     assert table_peak_flops("Some Unknown GPU", "fp16") is None

@@ -60,15 +60,6 @@ def test_time_budget_keeps_room_for_a_step_and_a_checkpoint():
     assert not TimeBudget(None).exhausted()
 
 
-def test_fp16_refused_on_cpu_and_auto_means_bf16():
-    with pytest.raises(ConfigError, match="fp16 needs a CUDA GPU"):
-        build_precision("fp16", torch.device("cpu"))
-    precision = build_precision("auto", torch.device("cpu"))
-    assert precision.name == "bf16" and precision.scaler is None
-    with precision.autocast():
-        assert torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_enabled("cpu")
-
-
 def test_deepspeed_config_follows_our_config():
     from graphmer_dist.train.deepspeed_strategy import deepspeed_config
     config = load_config("tiny", ["parallel.strategy=deepspeed", "parallel.zero_stage=3", "parallel.num_workers=2",

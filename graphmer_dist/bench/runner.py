@@ -1,8 +1,8 @@
 """`run_benchmark`: time forward + backward + optimizer steps of the real model on synthetic batches.
 
 Returns one flat dict (the `throughput` fields of a benchmark record; `graphmer-launch bench --json`
-writes it as is). The matmul peak is measured in the same process, after the timed steps, at the
-precision of the run, so MFU compares like with like on whatever machine this runs on.
+writes it as is). MFU is against the peak of graphmer_dist/records/peaks.py, as in the records: the
+datasheet on a GPU, measured in this process (after the timed steps, at the run's precision) on a CPU.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ import numpy as np
 import torch
 
 from graphmer_dist.bench.flops import training_flops_per_token
-from graphmer_dist.bench.peak import DTYPES, matmul_peak_flops, synchronize
+from graphmer_dist.bench.peak import DTYPES, synchronize
 from graphmer_dist.bench.synthetic import synthetic_batches
 from graphmer_dist.config import Config
 from graphmer_dist.errors import ConfigError
 from graphmer_dist.model import GraphMERForPretraining
+from graphmer_dist.records.peaks import resolve_peak
+from graphmer_dist.train.precision import resolve_precision
 
 DISTINCT_BATCHES = 4
 
@@ -32,15 +34,6 @@ def resolve_device(config: Config) -> torch.device:
         raise ConfigError("config key 'train.device': 'cuda' was asked for but torch sees no GPU; "
                           "use --set train.device=cpu (or auto)")
     return torch.device("cuda" if config.train.device != "cpu" and torch.cuda.is_available() else "cpu")
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto' → bf16 where the device computes it natively, fp16 on older GPUs, else fp32."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
 
 
 def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -77,7 +70,7 @@ def run_benchmark(config: Config, steps: int, warmup: int, precision: str = "aut
     times = timed_steps(model, optimizer, scaler, batches, config.train.grad_clip, device, precision,
                         steps, warmup)
     peak_memory = _peak_memory_bytes(device)
-    peak = matmul_peak_flops(device, precision)
+    peak, peak_source = resolve_peak(_device_name(device), precision, device.type)
     tokens = batch_size * model_config.seq_len
     flops_per_token = training_flops_per_token(model_config, config.train)
     tokens_per_s = tokens * len(times) / sum(times)
@@ -88,7 +81,8 @@ def run_benchmark(config: Config, steps: int, warmup: int, precision: str = "aut
         "achieved_flops": achieved,
         "peak_flops": peak,
         "peak_dtype": str(DTYPES[precision]).removeprefix("torch."),
-        "mfu": achieved / peak,
+        "peak_source": peak_source,
+        "mfu": achieved / peak if peak else None,
         "params": sum(p.numel() for p in model.parameters()),
         "step_time_p50_s": float(np.percentile(times, 50)),
         "step_time_p90_s": float(np.percentile(times, 90)),

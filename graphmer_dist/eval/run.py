@@ -16,6 +16,7 @@ from graphmer_dist.eval.checkpoint import LoadedCheckpoint, load_checkpoint
 from graphmer_dist.eval.link_prediction import link_prediction_task
 from graphmer_dist.eval.ranking import ratio
 from graphmer_dist.masking import MaskingCollator
+from graphmer_dist.precision_rule import choose_precision, device_caps
 
 
 def evaluate_checkpoint(checkpoint: str, dataset_dir: str | None = None, split: str = "test",
@@ -28,6 +29,7 @@ def evaluate_checkpoint(checkpoint: str, dataset_dir: str | None = None, split: 
             raise ConfigError(f"{name} {value} leaves nothing to evaluate; give a positive number, or leave "
                               f"{name} out to evaluate the whole split")
     torch_device = torch.device(device)
+    precision = choose_precision(precision, device_caps(torch_device), key="--precision")  # the one rule
     loaded = load_checkpoint(checkpoint, torch_device, endpoint)
     dataset = _dataset(loaded, dataset_dir)
     autocast = _autocast(torch_device, precision)

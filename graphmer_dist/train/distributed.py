@@ -94,13 +94,19 @@ class TorchStrategy:
         if scaler is not None:
             scaler.unscale_(self.optimizer)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.grad_clip)
+        applied = True
         if scaler is not None:
-            scaler.step(self.optimizer)
+            scale = scaler.get_scale()
+            scaler.step(self.optimizer)  # skips the update when a gradient overflowed
             scaler.update()
+            applied = scaler.get_scale() >= scale  # update() lowers the scale exactly when step() skipped
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
+        if applied:
+            # The schedule counts applied updates, so the overflowing steps of fp16's first iterations
+            # (while the scaler backs off from 2^16) do not eat into the warm-up.
+            self.scheduler.step()
         return float(grad_norm)
 
     @property

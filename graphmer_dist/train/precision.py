@@ -1,7 +1,8 @@
-"""Autocast and loss scaling chosen from train.precision and the device.
+"""Autocast and loss scaling for train.precision on this process's device.
 
-bf16 autocasts on CPU and CUDA (the CPUs here have avx512_bf16, worth ~2.3× on matmuls); fp16 only on
-CUDA and always with a GradScaler, since fp16 gradients underflow without one; fp32 does nothing.
+Which precision is decided by graphmer_dist/precision_rule.py. fp16 always comes with a GradScaler on
+the same device type (torch.amp.GradScaler("cpu") exists too, so the T4/P100 path runs on a CPU):
+fp16 gradients underflow without one. fp32 does nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from graphmer_dist.errors import ConfigError
+from graphmer_dist.precision_rule import choose_precision, device_caps
 
 
 def resolve_device(device: str) -> torch.device:
@@ -29,14 +31,8 @@ def resolve_device(device: str) -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    if precision == "auto":
-        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            return "fp16"
-        return "bf16"
-    if precision == "fp16" and device.type != "cuda":
-        raise ConfigError("config key 'train.precision': fp16 needs a CUDA GPU (CPU autocast is bf16 only); "
-                          "use --precision bf16 or fp32")
-    return precision
+    """The one precision rule (graphmer_dist/precision_rule.py) for this process's device."""
+    return choose_precision(precision, device_caps(device))
 
 
 @dataclass
@@ -55,5 +51,5 @@ class Precision:
 def build_precision(precision: str, device: torch.device, use_scaler: bool = True) -> Precision:
     """`use_scaler=False` for DeepSpeed, whose engine does its own fp16 loss scaling."""
     name = resolve_precision(precision, device)
-    scaler = torch.amp.GradScaler("cuda") if name == "fp16" and use_scaler else None
+    scaler = torch.amp.GradScaler(device.type) if name == "fp16" and use_scaler else None
     return Precision(name, device, scaler)
