@@ -96,7 +96,10 @@ class DataConfig:
     file_test_fraction: float = 0.05
     triple_val_fraction: float = 0.05
     triple_test_fraction: float = 0.10
-    """Triples are held out by (head, relation), so no test fact leaks into training sequences."""
+    triple_split_by: str = choice("entity_pair", "entity_pair", "head_relation")
+    """What is held out together. 'entity_pair': every fact about the same two entities, any relation or
+    direction, so a test fact cannot be answered from its reverse in train ((C, contains, m) for
+    (m, defined_in, C)). 'head_relation': the older split, by (head, relation), for comparison."""
     shard_size: int = 1024
     """Sequences per shard file."""
     workers: int = 0

@@ -19,6 +19,7 @@ MANIFEST_KEYS = {  # docs/interfaces.md, "Dataset on disk"
     "format_version", "content_hash", "num_files", "num_files_skipped", "skipped_by_reason", "skipped_files",
     "num_triples", "relations", "ontology_pass_rate", "num_sequences", "num_shards", "shards",
     "triples_per_sequence", "vocab_size", "num_roots", "leaves_per_root", "seq_len", "build_seconds", "corpus",
+    "triple_split_by", "num_pair_shortcuts",
 }
 FACTS = {"returns": "a", "calls": "b", "raises": "c", "uses": "d"}  # relation → tail suffix
 
@@ -161,6 +162,7 @@ def test_manifest_lists_every_documented_key_and_counts_skips(built):
     assert manifest["relations"] == {rel: len(kg.triples) // len(FACTS) for rel in FACTS}
     assert manifest["seq_len"] == config.model.seq_len == 64 and manifest["content_hash"] == "hash123"
     assert manifest["num_shards"] == sum(len(v) for v in manifest["shards"].values())
+    assert manifest["triple_split_by"] == "entity_pair" and manifest["num_pair_shortcuts"] == {"val": 0, "test": 0}
     for split, count in manifest["num_sequences"].items():
         assert manifest["triples_per_sequence"][split] == round(manifest["num_injected"][split] / count, 3)
     relations = json.loads((folder / "relations.json").read_text())

@@ -248,7 +248,8 @@ def test_without_dataset_the_checkpoints_own_dataset_is_found_in_the_cache(tmp_p
             f"def helper{i}():\n    return Base{i}()\n\n\nclass Child{i}(Base{i}):\n    def run(self):\n"
             f"        return super().run()\n")
     config = load_config("tiny", [f"data.corpus={corpus.parent}", f"data.cache_dir={tmp_path / 'cache'}",
-                                  "data.file_test_fraction=0.45", "data.triple_test_fraction=0.45"])
+                                  "data.file_test_fraction=0.45", "data.triple_test_fraction=0.45",
+                                  "data.triple_val_fraction=0.3"])
     from graphmer_dist.data import build_dataset
 
     dataset_dir = build_dataset(config, log=lambda line: None)

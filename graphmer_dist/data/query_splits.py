@@ -5,7 +5,7 @@ so few held-out facts meet a mention of their head there: on the stdlib only a f
 test triples became queries. What is held out is the fact, not the code text, so these splits take
 chunks of ANY file (train files too) that mention the head of a val/test triple and inject ONLY that
 split's triples, with the same layout and rotation as the other splits. Training never reads them,
-and no train sequence carries a val/test (head, relation), so the hold-out stays honest.
+and no train sequence carries a val/test fact, so the hold-out stays honest.
 
 Only sequences with at least one injected triple are kept, at most `data.max_lp_sequences` per split.
 The cap keeps the sequences with the smallest stable hash of (file, chunk): the same ones on every

@@ -20,7 +20,7 @@ from graphmer_dist.data.cache import DATASET_FORMAT_VERSION, MANIFEST
 from graphmer_dist.data.chains import Injection, TripleIndex, build_file_sequences
 from graphmer_dist.data.query_splits import QuerySplitSampler
 from graphmer_dist.data.shards import ShardWriter
-from graphmer_dist.data.splits import LP_SPLITS, SPLITS, file_split, triple_split
+from graphmer_dist.data.splits import LP_SPLITS, SPLITS, file_split, pair_shortcuts, triple_split
 from graphmer_dist.data.tokenizer import encode_tails, train_tokenizer
 from graphmer_dist.relations import RELATION_ID, RELATIONS
 
@@ -42,8 +42,8 @@ def write_dataset(folder: Path, kg, config: Config, content_hash: str, corpus_ro
     tokenizer_seconds = time.perf_counter() - phase_started
     tokenizer.save(str(folder / "tokenizer.json"))
     _write_json(folder / "relations.json", {"relations": list(RELATIONS), "ids": dict(RELATION_ID)})
-    splits_of_triples = [triple_split(t.head, t.relation, data.triple_val_fraction, data.triple_test_fraction)
-                         for t in kg.triples]
+    splits_of_triples = [triple_split(t.head, t.relation, t.tail, data.triple_val_fraction, data.triple_test_fraction,
+                                      data.triple_split_by) for t in kg.triples]
     _write_triples(folder / "triples.tsv", kg, splits_of_triples, surface)
     options = _triple_options(kg, splits_of_triples, tokenizer, model.leaves_per_root, surface)
     indexes = {split: TripleIndex(options[split]) for split in SPLITS}
@@ -67,6 +67,8 @@ def write_dataset(folder: Path, kg, config: Config, content_hash: str, corpus_ro
     manifest = _manifest(kg, config, content_hash, corpus_roots, writers, shards, tokenizer)
     manifest["num_files_by_split"] = {split: files_per_split[split] for split in SPLITS}
     manifest["num_triples_by_split"] = {split: splits_of_triples.count(split) for split in SPLITS}
+    manifest["triple_split_by"] = data.triple_split_by
+    manifest["num_pair_shortcuts"] = pair_shortcuts(kg.triples, splits_of_triples)
     manifest["num_lp_candidates"] = {s.split: s.num_candidates for s in samplers}  # before the cap
     manifest["build_seconds"] = round(time.perf_counter() - started, 2)
     manifest["phase_seconds"] = {"before_tokenizer": round(phase_started - started, 2),

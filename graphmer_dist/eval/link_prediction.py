@@ -156,6 +156,9 @@ def link_prediction_task(dataset: Dataset, split: str, model: ModelConfig,
                       model.vocab_size, wanted={(q.relation, q.tail) for q in queries})
     task = LinkPredictionTask(dataset, query_split, facts, model, queries)
     if not task.queries:
-        raise DataError(f"split '{query_split}' of {dataset.path} has no query whose tail is among the candidates "
-                        f"({task.num_unmatched_queries} unmatched); rebuild the dataset with `graphmer-launch data`")
+        why = (f"none of its {task.num_unmatched_queries} queries has its tail among the candidates (triples.tsv "
+               "does not match the shards: rebuild the dataset with `graphmer-launch data`)" if task.num_unmatched_queries
+               else "no held-out fact of this split is mentioned in the corpus (a small corpus: raise "
+                    f"data.triple_{split}_fraction, or use the other split)")
+        raise DataError(f"split '{query_split}' of {dataset.path} has nothing to rank: {why}")
     return task
