@@ -33,8 +33,13 @@ def a100_cluster():
     return describe_from_resources(resources, num_nodes=4, address="ray://head:10001")
 
 
+def auto_precision(spec) -> str:
+    """What 'auto' must give on a probed machine: bf16 where native, fp16 on GPUs without it, else fp32."""
+    return "bf16" if spec.bf16 else "fp16" if spec.accelerator == "cuda" else "fp32"
+
+
 def target_specs():
-    cpu = platforms.resolve("local")
+    here = platforms.resolve("local")  # this machine as probed: a CPU in CI, a GPU elsewhere
     return {
         "rtx3070": (platforms.resolve("local", "RTX3070"), "bf16", 1),
         "kaggle-2xT4": (platforms.resolve("kaggle", "2xT4"), "fp16", 2),
@@ -42,13 +47,13 @@ def target_specs():
         "colab-T4": (platforms.resolve("colab"), "fp16", 1),
         "modelscope-A10": (platforms.resolve("modelscope"), "bf16", 1),
         "cluster-4x8xA100": (a100_cluster(), "bf16", 32),
-        "this-cpu": (cpu, "bf16" if cpu.bf16 else "fp32", 1),
+        "this-machine": (here, auto_precision(here), here.num_devices if here.accelerator == "cuda" else 1),
     }
 
 
 @pytest.mark.parametrize("config_name", SHIPPED)
 @pytest.mark.parametrize("target", ["rtx3070", "kaggle-2xT4", "kaggle-P100", "colab-T4", "modelscope-A10",
-                                    "cluster-4x8xA100", "this-cpu"])
+                                    "cluster-4x8xA100", "this-machine"])
 def test_shipped_config_plans_on_every_target(away, config_name, target):
     spec, precision, devices = target_specs()[target]
     overrides = [CLUSTER_RUN_DIR] if spec.multi_node else []
@@ -137,8 +142,9 @@ def test_zero_with_strategy_single_on_one_cpu_process_is_refused(away):
 
 def test_fp16_on_a_cpu_is_planned_when_asked_but_auto_never_picks_it(away):
     cpu = platforms.resolve("local")
-    assert make_plan(cpu, load_config("tiny", ["train.precision=fp16"])).precision == "fp16"
-    assert make_plan(cpu, load_config("tiny")).precision == ("bf16" if cpu.bf16 else "fp32")
+    on_cpu = ["train.device=cpu"]  # this machine's CPU even where it has a GPU
+    assert make_plan(cpu, load_config("tiny", [*on_cpu, "train.precision=fp16"])).precision == "fp16"
+    assert make_plan(cpu, load_config("tiny", on_cpu)).precision in ("bf16", "fp32")
 
 
 def test_multi_node_cluster_refuses_a_local_run_folder(away):
@@ -148,10 +154,10 @@ def test_multi_node_cluster_refuses_a_local_run_folder(away):
 
 def test_cpu_ddp_workers_are_bounded_by_cores(away):
     spec = platforms.resolve("local")
-    plan = make_plan(spec, load_config("tiny"), ["parallel.strategy=ddp"])
+    plan = make_plan(spec, load_config("tiny", ["train.device=cpu"]), ["parallel.strategy=ddp"])
     assert plan.strategy == "ddp" and plan.num_workers == max(w for w in range(1, spec.cpus + 1) if 4 % w == 0)
     with pytest.raises(ConfigError, match=f"more workers than devices — local has {spec.cpus} CPU cores"):
-        make_plan(spec, load_config("tiny", ["train.global_batch_size=64"]),
+        make_plan(spec, load_config("tiny", ["train.global_batch_size=64", "train.device=cpu"]),
                   ["parallel.strategy=ddp", f"parallel.num_workers={spec.cpus * 2}"])
 
 

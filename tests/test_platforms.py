@@ -11,7 +11,7 @@ import platforms
 from graphmer_dist.errors import ConfigError
 from platforms.cluster import describe_from_resources
 from platforms.hardware import GIB, gpu_model, parse_hardware
-from platforms.probe import cpu_has_bf16, probe_cpus, probe_ram_bytes
+from platforms.probe import cpu_has_bf16, probe_cpus, probe_gpus, probe_ram_bytes
 from platforms.spec import PlatformSpec
 
 ADAPTERS = sorted(platforms.REGISTRY)
@@ -109,13 +109,19 @@ def test_modelscope_standard_hardware_is_an_a10_with_bf16(monkeypatch, tmp_path)
     assert spec.persistent_root.endswith("/mnt/workspace") and spec.assumed_hardware
 
 
-def test_local_reads_this_cpu_machine(monkeypatch, tmp_path):
+def test_local_reads_this_machine(monkeypatch, tmp_path):
     simulate(monkeypatch, tmp_path, "local")
     spec = platforms.resolve("local")
-    assert spec.accelerator == "cpu" and spec.num_devices == 1 and spec.fp16 is False
-    assert spec.cpus == probe_cpus() and spec.device_memory_bytes == spec.ram_bytes
+    assert spec.cpus == probe_cpus()
+    gpus = probe_gpus()
+    if gpus:  # the GPUs torch sees, with the table's/compute capability's native precisions
+        assert (spec.accelerator, spec.num_devices, spec.device_name) == ("cuda", len(gpus), gpus[0].name)
+        assert spec.device_memory_bytes == gpus[0].memory_bytes and spec.bf16 == (gpus[0].compute_capability >= (8, 0))
+        return
+    assert spec.accelerator == "cpu" and spec.num_devices == 1 and spec.device_memory_bytes == spec.ram_bytes
     cpu_flags = open("/proc/cpuinfo").read()
     assert spec.bf16 == ("avx512_bf16" in cpu_flags or "amx_bf16" in cpu_flags)
+    assert spec.fp16 == ("avx512_fp16" in cpu_flags or "amx_fp16" in cpu_flags)
 
 
 def test_rtx3070_preset_has_bf16_at_compute_capability_8_6(monkeypatch, tmp_path):
@@ -173,5 +179,6 @@ def test_cluster_adapter_reads_a_real_local_ray(monkeypatch, tmp_path, ray_clust
     simulate(monkeypatch, tmp_path, "local")
     spec = platforms.resolve("auto", address="auto")  # an --address alone means a cluster
     resources = ray_cluster.cluster_resources()
-    assert spec.name == "cluster" and spec.accelerator == "cpu" and spec.num_nodes == 1
+    accelerator = "cuda" if resources.get("GPU") else "cpu"
+    assert spec.name == "cluster" and spec.accelerator == accelerator and spec.num_nodes == 1
     assert spec.cpus == int(resources["CPU"]) and not spec.shared_storage_required
