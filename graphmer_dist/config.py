@@ -143,6 +143,9 @@ class TrainConfig:
     log_every: int = 10
     eval_every: int = 200
     eval_batches: int = 20
+    eval_queries: int = 256
+    """val_lp link-prediction queries scored every eval_every steps (val_tail_mrr beside its count
+    baseline, the same fixed sample each time); 0 = none."""
     mask_fraction: float = 0.15
     span_geometric_p: float = 0.2
     leaf_mask_prob: float = 0.15
@@ -167,6 +170,7 @@ class TrainConfig:
         _check(0 < self.span_geometric_p <= 1, "train.span_geometric_p", "must be in (0, 1]")
         _check(0 <= self.leaf_mask_prob <= 1, "train.leaf_mask_prob", "must be in [0, 1]")
         _check(self.grad_clip > 0, "train.grad_clip", "must be > 0")
+        _check(self.eval_queries >= 0, "train.eval_queries", "must be ≥ 0 (0 = no link-prediction validation)")
         parse_duration(self.time_limit, "train.time_limit")
 
 

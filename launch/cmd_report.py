@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from graphmer_dist.records import load_records
-from graphmer_dist.records.report import COLUMNS, build_rows, loss_curve, to_markdown
+from graphmer_dist.records.report import COLUMNS, build_rows, loss_curve, to_markdown, validation_curve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +39,8 @@ def main(argv: list[str]) -> int:
         from graphmer_dist.records.plots import write_png
 
         curves = {row.label: loss_curve(row.run_dir, args.s3_endpoint) for row in rows}
-        write_png(rows, curves, args.png)
+        validation = {row.label: validation_curve(row.run_dir, args.s3_endpoint) for row in rows}
+        write_png(rows, curves, args.png, validation)
     return 0
 
 

@@ -39,9 +39,10 @@ TAILS = ["apple", "banana", "cherry", "grape", "lemon", "mango", "peach", "plum"
 KG = [("alpha", "calls", "apple"), ("alpha", "calls", "banana"), ("bravo", "calls", "cherry"),
       ("charlie", "returns", "grape"), ("delta", "calls", "lemon"), ("delta", "raises", "mango"),
       ("echo", "returns", "peach"), ("foxtrot", "calls", "plum")]
-# "zq" is never in the corpus: several tokens, a candidate of another length.
+# "zq" is never in the corpus: several tokens, a candidate of another length. A tail longer than K is
+# never injected: neither a candidate nor a filtered answer.
 TRAIN_FACTS = [("golf", "calls", "cherry"), ("hotel", "calls", "cherry"), ("golf", "calls", "plum"),
-               ("golf", "calls", "zq")]
+               ("golf", "calls", "zq"), ("alpha", "calls", "a_callee_name_far_longer_than_three_tokens")]
 
 
 @dataclass

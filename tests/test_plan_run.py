@@ -23,6 +23,11 @@ def test_cpu_plan_trains_a_few_steps_and_records_the_plan(monkeypatch, tmp_path,
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     steps = [row["step"] for row in rows if "loss" in row]
     assert max(steps) == 3
+    # The last step validates: whole-tail MRR on the fixed val_lp sample beside its count baseline.
+    validation = [row for row in rows if "val_tail_mrr" in row]
+    assert [row["step"] for row in validation] == [3] and validation[0]["val_link_queries"] > 0
+    assert 0 < validation[0]["val_tail_mrr"] <= 1 and 0 < validation[0]["val_tail_mrr_baseline"] <= 1
+    assert "validation tail MRR" in capsys.readouterr().out
     config = json.loads((run_dir / "config.json").read_text())
     assert config["train"]["precision"] == plan["precision"] and config["parallel"]["strategy"] == "single"
     assert any(p.name.startswith("step-") for p in (run_dir / "checkpoints").iterdir())

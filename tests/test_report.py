@@ -6,6 +6,7 @@ import pytest
 
 from graphmer_dist.config_loader import load_config
 from graphmer_dist.records import RunBenchmark, append_record
+from graphmer_dist.records.report import loss_curve, validation_curve
 from launch.cli import main
 
 PLATFORMS = [
@@ -29,9 +30,13 @@ def make_run(tmp_path, platform, device_type, device, overrides, world, precisio
     bench.checkpoint(0.25)
     run_dir.mkdir()
     losses = [6.0 - step * (0.5 if platform == "colab" else 0.2) for step in range(1, 6)]
-    (run_dir / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "loss": l}) + "\n"
-                                                   for s, l in enumerate(losses, start=1)))
-    append_record(str(run_dir), bench.finish({"loss": losses[-1]}), store=str(tmp_path / "store"))
+    rows = [{"step": s, "loss": l} for s, l in enumerate(losses, start=1)]
+    validation = {"val_tail_mrr": 0.3, "val_tail_mrr_baseline": 0.2} if platform == "colab" else {}
+    if validation:  # two validations, the last one also in the final metrics
+        rows[2:2] = [{"step": 3, "eval": True, "val_tail_mrr": 0.1, "val_tail_mrr_baseline": 0.2}]
+        rows.append({"step": 5, "eval": True, **validation})
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    append_record(str(run_dir), bench.finish({"loss": losses[-1], **validation}), store=str(tmp_path / "store"))
     return run_dir
 
 
@@ -53,7 +58,10 @@ def test_report_table_markdown_and_png(runs, tmp_path, capsys):
     assert colab[5:8] == ["51,200", "51,200", f"{51200 * 3600 / 1.2:,.0f}"]
     kaggle = next(line.split(" | ") for line in lines if line.startswith("| kaggle"))
     assert kaggle[5:8] == ["10,240", "5,120", "–"]  # per device halves it; no price, no tokens/$
-    assert kaggle[-1].rstrip(" |") == "5.0000"  # final loss
+    assert kaggle[-3:] == ["5.0000", "–", "– |"]  # final loss; no validation MRR
+    assert colab[-2:] == ["0.3000", "1.50× |"]   # the last validation MRR and its ratio to the baseline
+    assert validation_curve(str(runs[1])) == [(3, 0.1, 0.2), (5, 0.3, 0.2)]
+    assert loss_curve(str(runs[1]))[-1] == (5, 3.5)
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

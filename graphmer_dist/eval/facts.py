@@ -71,7 +71,7 @@ class FactIndex:
         heads = {(h, rel) for (rel, _), hs in self._heads_by_tail.items() for h in hs}
         self._tails_of: dict[tuple[str, int], set[Tail]] = defaultdict(set)
         for head, relation, _, _, text in facts:
-            if (head, RELATION_ID[relation]) in heads:
+            if (head, RELATION_ID[relation]) in heads and 0 < len(ids[text]) <= max_tail:
                 self._tails_of[(head, RELATION_ID[relation])].add(ids[text])
 
     def true_tails(self, relation: int, tail: Tail, head_ids: np.ndarray) -> set[Tail]:

@@ -1,4 +1,5 @@
-"""The report figure: loss curves (left) and median throughput bars with p10–p90 whiskers (right).
+"""The report figure: loss curves, validation tail MRR over steps with each run's count baseline
+dashed, and median throughput bars with p10–p90 whiskers.
 
 matplotlib is the optional `plots` extra, imported only here and only when a PNG is asked for.
 """
@@ -11,10 +12,12 @@ from graphmer_dist.errors import ConfigError
 from graphmer_dist.records.report import Row
 
 
-def write_png(rows: list[Row], curves: dict[str, list[tuple[int, float]]], path: str) -> None:
+def write_png(rows: list[Row], curves: dict[str, list[tuple[int, float]]], path: str,
+              validation: dict[str, list[tuple[int, float, float]]] | None = None) -> None:
     plt = _pyplot()
-    fig, (loss_ax, bar_ax) = plt.subplots(1, 2, figsize=(13, 4.8))
+    fig, (loss_ax, val_ax, bar_ax) = plt.subplots(1, 3, figsize=(19, 4.8))
     _plot_losses(loss_ax, curves)
+    _plot_validation(val_ax, validation or {})
     _plot_throughput(bar_ax, rows)
     fig.tight_layout()
     Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -36,6 +39,24 @@ def _plot_losses(ax, curves: dict[str, list[tuple[int, float]]]) -> None:
         ax.legend(fontsize=7)
     else:
         ax.text(0.5, 0.5, "no metrics.jsonl reachable", ha="center", va="center", transform=ax.transAxes)
+
+
+def _plot_validation(ax, curves: dict[str, list[tuple[int, float, float]]]) -> None:
+    drawn = False
+    for label, points in curves.items():
+        if points:
+            steps, mrr, baseline = zip(*points)
+            line, = ax.plot(steps, mrr, marker="o", markersize=3, linewidth=1.2, label=label)
+            ax.plot(steps, baseline, linestyle="--", color=line.get_color(), linewidth=1,
+                    label=f"{label}: most-frequent-tail baseline")
+            drawn = True
+    ax.set_title("validation tail MRR (val_lp)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("filtered MRR")
+    if drawn:
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no validation rows with val_tail_mrr", ha="center", va="center", transform=ax.transAxes)
 
 
 def _plot_throughput(ax, rows: list[Row]) -> None:

@@ -1,7 +1,7 @@
 """Comparison rows from records: one row per run, formatted for the terminal table and for markdown.
 
 The report reads records only, never logs; the one exception is the loss curve, which comes from the
-run's own `metrics.jsonl` when its run folder is still reachable (`loss_curve`).
+run's own `metrics.jsonl` when its run folder is still reachable (`loss_curve`, `validation_curve`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 COLUMNS: tuple[str, ...] = (
     "platform", "device", "strategy", "world size", "precision", "tokens/s", "tokens/s/device",
-    "tokens/$", "MFU", "peak mem", "first step", "ckpt save", "final loss",
+    "tokens/$", "MFU", "peak mem", "first step", "ckpt save", "final loss", "val tail MRR", "× base",
 )
 
 
@@ -53,6 +53,9 @@ def _row(record: dict[str, Any]) -> Row:
         "first step": _seconds(record.get("time_to_first_step_s")),
         "ckpt save": _seconds(record["checkpoint_save_s"].get("mean")),
         "final loss": _number(record["final_metrics"].get("loss"), digits=4),
+        # The last validation: whole-tail MRR on val_lp, and its ratio to the most-frequent-tail baseline.
+        "val tail MRR": _number(record["final_metrics"].get("val_tail_mrr"), digits=4),
+        "× base": _ratio(record["final_metrics"].get("val_tail_mrr"), record["final_metrics"].get("val_tail_mrr_baseline")),
     }
     label = f"{platform}/{cells['device']}/{cells['strategy']}×{record['world_size']}"
     return Row(label, cells, tokens["median"], tokens.get("p10"), tokens.get("p90"), record.get("run_dir"))
@@ -97,6 +100,16 @@ def to_markdown(rows: list[Row]) -> str:
 
 def loss_curve(run_dir: str | None, endpoint: str | None = None) -> list[tuple[int, float]]:
     """(step, loss) training rows of `<run_dir>/metrics.jsonl`; empty when the folder is unreachable."""
+    return [(step, values[0]) for step, values in _curve(run_dir, endpoint, ("loss",))]
+
+
+def validation_curve(run_dir: str | None, endpoint: str | None = None) -> list[tuple[int, float, float]]:
+    """(step, val_tail_mrr, its baseline) of the run's validation rows; empty when unreachable."""
+    return [(step, *values) for step, values in _curve(run_dir, endpoint, ("val_tail_mrr", "val_tail_mrr_baseline"))]
+
+
+def _curve(run_dir: str | None, endpoint: str | None, keys: tuple[str, ...]) -> list[tuple[int, tuple[float, ...]]]:
+    """(step, values of `keys`) of the metrics.jsonl rows that have them all as numbers."""
     if not run_dir:
         return []
     try:
@@ -109,8 +122,8 @@ def loss_curve(run_dir: str | None, endpoint: str | None = None) -> list[tuple[i
             row = json.loads(line)
         except json.JSONDecodeError:
             continue  # a torn last line of a killed run
-        if isinstance(row, dict) and isinstance(row.get("loss"), (int, float)) and "step" in row:
-            points.append((int(row["step"]), float(row["loss"])))
+        if isinstance(row, dict) and "step" in row and all(isinstance(row.get(k), (int, float)) for k in keys):
+            points.append((int(row["step"]), tuple(float(row[k]) for k in keys)))
     return points
 
 
@@ -128,6 +141,10 @@ def _number(value: float | None, digits: int = 0) -> str:
     if digits:
         return f"{value:.{digits}f}"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _ratio(value: float | None, baseline: float | None) -> str:
+    return "–" if value is None or not baseline else f"{value / baseline:.2f}×"
 
 
 def _percent(fraction: float | None) -> str:

@@ -1,13 +1,24 @@
-"""Validation: loss, MLM accuracy on masked roots and MNM accuracy on masked leaves.
+"""Validation: loss, MLM accuracy on masked roots and MNM accuracy on masked leaves; and whole-tail
+link prediction on a fixed sample of val_lp queries beside its count baseline, the number that shows
+whether the model learned more than counting.
 
 Counts are summed over every rank and batch before dividing, so the numbers are per masked token over
 the whole validation slice (a batch with 2 masked tokens cannot produce a "100%" headline), and they do
-not depend on how many workers shared the slice.
+not depend on how many workers shared the slice. Every rank scores the same link-prediction sample
+(the same forward passes on every rank, which ZeRO-3's parameter gathers need); rank 0 logs it.
 """
 
 from __future__ import annotations
 
+import time
+
 import torch
+
+from graphmer_dist.config import Config
+from graphmer_dist.data import Dataset
+from graphmer_dist.errors import DataError
+from graphmer_dist.eval.link_prediction import LinkPredictionTask, link_prediction_task
+from graphmer_dist.eval.ranking import ratio
 
 from graphmer_dist.train.batches import ShardRows, eval_batches
 from graphmer_dist.train.distributed import WorldInfo, all_reduce_sum
@@ -33,3 +44,39 @@ def evaluate(model: torch.nn.Module, rows: ShardRows, collator, autocast, device
         [loss_sum, batches, root_ok, root_n, leaf_ok, leaf_n], device, world)
     return {"val_loss": loss_sum / max(batches, 1), "mlm_acc": root_ok / max(root_n, 1),
             "mnm_acc": leaf_ok / max(leaf_n, 1), "val_masked_roots": int(root_n), "val_masked_leaves": int(leaf_n)}
+
+
+def link_validation_task(dataset: Dataset, config: Config, log=print) -> LinkPredictionTask | None:
+    """The fixed val_lp sample (its first train.eval_queries queries, a uniform sample by the split's
+    hash order), or None with a line saying why."""
+    if config.train.eval_queries == 0:
+        return None
+    if config.parallel.zero_stage == 3:
+        log("no link-prediction validation under ZeRO-3 (parameters are partitioned across ranks); "
+            "score checkpoints with `graphmer-launch eval`")
+        return None
+    try:
+        task = link_prediction_task(dataset, "val", config.model, config.train.eval_queries)
+    except DataError as exc:
+        log(f"no link-prediction validation: {exc}")
+        return None
+    return task
+
+
+def link_validation(task: LinkPredictionTask, model: torch.nn.Module, device: torch.device, autocast,
+                    batch_size: int) -> dict[str, float | int | None]:
+    started = time.perf_counter()
+    result = task.evaluate(model, device, autocast(), batch_size)
+    return {"val_tail_mrr": result["tail_mrr"], "val_tail_mrr_baseline": result["baseline"]["tail_mrr"],
+            "val_tail_hits_at_10": result["tail_hits_at_10"], "val_link_queries": result["num_queries"],
+            "val_link_s": round(time.perf_counter() - started, 2)}
+
+
+def link_summary(row: dict) -> str | None:
+    """The line a run ends with: its validation MRR beside the baseline, or None without one."""
+    if row.get("val_tail_mrr") is None:
+        return None
+    times = ratio(row["val_tail_mrr"], row["val_tail_mrr_baseline"])
+    return (f"validation tail MRR {row['val_tail_mrr']:.4f} vs most-frequent-tail baseline "
+            f"{row['val_tail_mrr_baseline']:.4f} ({'–' if times is None else f'{times:.2f}×'}) on "
+            f"{row['val_link_queries']} val_lp queries")

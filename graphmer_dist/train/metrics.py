@@ -88,7 +88,7 @@ class Progress:
 
 
 def format_row(row: dict[str, Any]) -> str:
-    keys = ("val_loss", "mlm_acc", "mnm_acc") if row.get("eval") else ("loss", "lr", "grad_norm", "tokens_per_s")
+    keys = ("val_loss", "mlm_acc", "mnm_acc", "val_tail_mrr", "val_tail_mrr_baseline") if row.get("eval") else ("loss", "lr", "grad_norm", "tokens_per_s")
     parts = []
     for key in keys:
         if key in row:

@@ -25,6 +25,8 @@ class TrainContext:
     collator: object
     dataset_dir: str
     run_dir: str
+    link_task: object | None = None
+    """The fixed val_lp link-prediction sample (train/evaluate.py), None when there is none."""
 
 
 def configure_threads(num_threads: int) -> None:
@@ -37,6 +39,7 @@ def build_context(job: dict) -> TrainContext:
     from graphmer_dist.data import open_dataset
     from graphmer_dist.masking import MaskingCollator
     from graphmer_dist.model import GraphMERForPretraining
+    from graphmer_dist.train.evaluate import link_validation_task
     from graphmer_dist.train.sampler import ShardedSampler
 
     config = config_from_dict(job["config"])
@@ -58,8 +61,9 @@ def build_context(job: dict) -> TrainContext:
     batches = TrainBatches(rows, sampler, collator, config.train.micro_batch_size, config.train.seed,
                            prefetch=config.train.dataloader_workers)
     val_rows = ShardRows(dataset, "val") if sum(dataset.shard_sizes("val")) else None
+    link_task = link_validation_task(dataset, config, log=print if world.is_main else lambda line: None)
     return TrainContext(config, world, precision, strategy, batches, val_rows, collator,
-                        job["dataset_dir"], job["run_dir"])
+                        job["dataset_dir"], job["run_dir"], link_task)
 
 
 def write_run_files(run_dir: str, config: Config, plan: dict | None) -> None:

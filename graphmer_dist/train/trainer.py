@@ -12,7 +12,7 @@ from graphmer_dist.checkpoint import capture_rng_state, restore_rng_state
 from graphmer_dist.config import parse_duration
 from graphmer_dist.train import checkpoint_io
 from graphmer_dist.train.distributed import all_reduce_sum, barrier
-from graphmer_dist.train.evaluate import evaluate
+from graphmer_dist.train.evaluate import evaluate, link_summary, link_validation
 from graphmer_dist.train.hooks import TrainHooks
 from graphmer_dist.train.metrics import MetricsWriter, Progress
 from graphmer_dist.train.preemption import EXIT_PREEMPTED, StopRequest, TimeBudget
@@ -52,6 +52,8 @@ class Trainer:
         reason = self.stop.signal_name or ("time limit" if self.budget.exhausted() else "asked by the launcher")
         progress.message(f"stopped at step {self.step} ({reason}); checkpoint saved" if preempted
                          else f"finished {self.step} steps")
+        if (summary := link_summary(self.last_row)) is not None:
+            progress.message(summary)
         progress.close()
         self.metrics.close()
         return EXIT_PREEMPTED if preempted else 0
@@ -97,11 +99,17 @@ class Trainer:
         return all_reduce_sum([local], self.ctx.precision.device, self.ctx.world)[0] > 0
 
     def validate(self) -> dict | None:
-        if self.ctx.val_rows is None:
+        result = {}
+        if self.ctx.val_rows is not None:
+            result.update(evaluate(self.ctx.strategy.model, self.ctx.val_rows, self.ctx.collator,
+                                   self.ctx.precision.autocast, self.ctx.precision.device,
+                                   self.cfg.train.micro_batch_size, self.cfg.train.eval_batches,
+                                   self.cfg.train.seed, self.ctx.world))
+        if self.ctx.link_task is not None:
+            result.update(link_validation(self.ctx.link_task, self.ctx.strategy.raw_model, self.ctx.precision.device,
+                                          self.ctx.precision.autocast, batch_size=32))
+        if not result:
             return None
-        result = evaluate(self.ctx.strategy.model, self.ctx.val_rows, self.ctx.collator, self.ctx.precision.autocast,
-                          self.ctx.precision.device, self.cfg.train.micro_batch_size, self.cfg.train.eval_batches,
-                          self.cfg.train.seed, self.ctx.world)
         row = {"step": self.step, "eval": True, **result}
         self.metrics.write(row)
         self.last_row = {**self.last_row, **result}
