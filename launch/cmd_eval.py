@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="autocast precision; 'auto' = bf16 where the device computes it natively, fp16 on older GPUs")
     p.add_argument("--batch-size", type=int, default=32, help="sequences per forward pass")
     p.add_argument("--max-queries", type=int, help="score at most this many queries (default: all)")
-    p.add_argument("--max-sequences", type=int, help="accuracy over at most this many sequences (default: all)")
+    p.add_argument("--max-sequences", type=int,
+                   help="accuracy over this many sequences (default: until 12,000 roots were masked)")
     p.add_argument("--s3-endpoint", help="endpoint for S3-compatible stores (MinIO, moto)")
     return p
 

@@ -330,3 +330,19 @@ def test_count_baselines_on_the_same_queries(kg_world):
     assert task.baseline["num_queries"] == len(tails)
     assert task.baseline["tail_mrr"] == pytest.approx(np.mean([1 / (expected_raw[t] - (t in ("apple", "banana")))
                                                                for t in tails]))
+
+
+def test_accuracy_stops_once_enough_roots_were_masked_unless_a_count_is_given(kg_world):
+    import contextlib
+
+    from graphmer_dist.eval.accuracy import masked_accuracy
+    from graphmer_dist.eval.checkpoint import load_checkpoint
+    from graphmer_dist.masking import MaskingCollator
+
+    loaded, dataset = load_checkpoint(kg_world["random"]), open_dataset(kg_world["dataset"])
+    collator = MaskingCollator(loaded.config.model, loaded.config.train, dataset.vocab_flags())
+    args = (loaded.model, dataset, "test", collator, torch.device("cpu"), contextlib.nullcontext(), 4)
+    few = masked_accuracy(*args, enough_roots=1)
+    assert few["num_sequences"] == 4 and few["mlm_masked_roots"] >= 1   # one batch was enough
+    assert masked_accuracy(*args, max_sequences=6, enough_roots=1)["num_sequences"] == 6
+    assert masked_accuracy(*args)["num_sequences"] == sum(dataset.shard_sizes("test")) == 14
