@@ -32,13 +32,7 @@ def _plot_losses(ax, curves: dict[str, list[tuple[int, float]]]) -> None:
             steps, losses = zip(*points)
             ax.plot(steps, losses, label=label, linewidth=1.2)
             drawn = True
-    ax.set_title("training loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    if drawn:
-        ax.legend(fontsize=7)
-    else:
-        ax.text(0.5, 0.5, "no metrics.jsonl reachable", ha="center", va="center", transform=ax.transAxes)
+    _label_curves(ax, "training loss", "loss", drawn, "no metrics.jsonl reachable")
 
 
 def _plot_validation(ax, curves: dict[str, list[tuple[int, float, float]]]) -> None:
@@ -50,13 +44,17 @@ def _plot_validation(ax, curves: dict[str, list[tuple[int, float, float]]]) -> N
             ax.plot(steps, baseline, linestyle="--", color=line.get_color(), linewidth=1,
                     label=f"{label}: most-frequent-tail baseline")
             drawn = True
-    ax.set_title("validation tail MRR (val_lp)")
+    _label_curves(ax, "validation tail MRR (val_lp)", "filtered MRR", drawn, "no validation rows with val_tail_mrr")
+
+
+def _label_curves(ax, title: str, ylabel: str, drawn: bool, empty: str) -> None:
+    ax.set_title(title)
     ax.set_xlabel("step")
-    ax.set_ylabel("filtered MRR")
+    ax.set_ylabel(ylabel)
     if drawn:
         ax.legend(fontsize=7)
     else:
-        ax.text(0.5, 0.5, "no validation rows with val_tail_mrr", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes)
 
 
 def _plot_throughput(ax, rows: list[Row]) -> None:
