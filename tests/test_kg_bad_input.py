@@ -108,3 +108,22 @@ def test_empty_corpus_list_discovers_the_stdlib_and_skips_site_packages():
     modules = {s.module for s in sources}
     assert {"json.decoder", "os", "collections"} <= modules
     assert not any("site-packages" in s.path for s in sources)
+
+
+def test_pathological_code_terminates_and_over_bound_files_are_skipped_as_too_complex(tmp_path, monkeypatch):
+    """Alias cycles, self-referential containers and call cycles finish (each node's value set and
+    the solver's steps are bounded); a 10,000-deep attribute chain or a file with more value-flow
+    records than the bound is skipped with the reason `too_complex`, and the rest is still linked."""
+    from graphmer_dist.kg import worker
+
+    (tmp_path / "aliases.py").write_text("".join(f"a{i} = a{i + 1}\n" for i in range(30)) + "a30 = a0\n"
+                                         "def f(x):\n    return f(f)\nf(f)()\n")
+    (tmp_path / "selfref.py").write_text("def g():\n    pass\nl = [g]\nl.append(l)\nl[0][0][0]()\n"
+                                         "d = {}\nd['d'] = d\nd['d']['d']()\n")
+    (tmp_path / "chain.py").write_text("import os\nx = os" + ".path" * 10_000 + "\nx()\n")
+    (tmp_path / "generated.py").write_text("def h(k):\n    return k\n" + "h(h)\n" * 80)
+    monkeypatch.setattr(worker, "MAX_FLOW_RECORDS", 50)
+    graph = extract_corpus([str(tmp_path)], DataConfig(workers=1))
+    assert reasons(graph) == {"chain.py": "too_complex", "generated.py": "too_complex"}
+    calls = {(t.head, t.tail) for t in graph.triples if t.relation == "calls"}
+    assert {("aliases", "aliases.f"), ("aliases.f", "aliases.f"), ("selfref", "selfref.g")} <= calls

@@ -55,7 +55,7 @@ def test_star_imports_are_followed(tmp_path):
     assert ("consts.clamp", "consts.LIMIT") in triples(graph, "reads_from")
 
 
-def test_raise_with_and_without_call_and_builtins_are_not_functions(tmp_path):
+def test_raise_with_and_without_call_instantiates_and_builtin_functions_are_external(tmp_path):
     graph = extract(tmp_path, {"errs.py": """
         class Bad(Exception):
             pass
@@ -68,8 +68,10 @@ def test_raise_with_and_without_call_and_builtins_are_not_functions(tmp_path):
             print(x)
     """})
     assert triples(graph, "raises") == {("errs.check", "errs.Bad"), ("errs.check", "builtins.KeyError")}
-    assert triples(graph, "calls") == set()  # len and print are builtin functions: skipped
+    assert triples(graph, "calls") == {("errs.check", "builtins.len"), ("errs.check", "builtins.print")}
+    assert triples(graph, "instantiates") == {("errs.check", "errs.Bad"), ("errs.check", "builtins.KeyError")}
     assert graph.entities["builtins.KeyError"] == "exception"
+    assert graph.entities["builtins.len"] == "external"
 
 
 def test_super_and_overrides_through_two_levels(tmp_path):
@@ -218,8 +220,62 @@ def test_attributes_resolve_through_the_class_bound_to_a_variable(tmp_path):
             either = Engine()
             if flag:
                 either = Other()
-            either.start()  # two classes bound: no type, no triple
+            either.start()  # either class may be bound: both methods may run
     """})
     assert triples(graph, "invokes") == {("v.Car.drive", "v.Engine.start"), ("v.main", "v.Car.drive"),
-                                         ("v.main", "v.Engine.start")}
+                                         ("v.main", "v.Engine.start"), ("v.main", "v.Other.start"),
+                                         ("v.main", "v.Car.__init__")}
     assert ("v.Car.drive", "v.Car.engine") in triples(graph, "reads_from")
+
+
+def test_own_variables_say_nothing_but_calls_to_own_definitions_do(tmp_path):
+    """What the old parent filter was for: a function's own parameters and locals, a class body's and a
+    module's own variables give no reads_from/writes_to. What it wrongly dropped: module-level calls of
+    the module's own functions and classes, and a function's calls to its own nested defs."""
+    graph = extract(tmp_path, {"own.py": """
+        LIMIT = 3
+
+        def helper(x):
+            total = x + LIMIT
+            return total
+
+        class Box:
+            SIZE = 2
+            DOUBLE = SIZE * 2
+
+        def outer(n):
+            def inner():
+                return n
+            return inner()
+
+        helper(LIMIT)
+        Box()
+    """})
+    assert triples(graph, "reads_from") == {("own.helper", "own.LIMIT"), ("own.outer.inner", "own.outer.n")}
+    assert triples(graph, "writes_to") == set()
+    assert triples(graph, "calls") == {("own", "own.helper"), ("own.outer", "own.outer.inner")}
+    assert triples(graph, "instantiates") == {("own", "own.Box")}
+
+
+def test_method_resolution_and_overrides_follow_c3(tmp_path):
+    graph = extract(tmp_path, {"c3.py": """
+        class A:
+            def m(self):
+                pass
+
+        class B(A):
+            pass
+
+        class C(A):
+            def m(self):
+                pass
+
+        class D(B, C):
+            def m(self):
+                super().m()
+
+        class E(B, C):
+            pass
+    """})
+    assert triples(graph, "overrides") == {("c3.C.m", "c3.A.m"), ("c3.D.m", "c3.C.m")}  # depth-first said A.m
+    assert ("c3.D.m", "c3.C.m") in triples(graph, "invokes")

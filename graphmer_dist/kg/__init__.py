@@ -1,8 +1,9 @@
 """The code knowledge graph: exact triples from static analysis of source files (DESIGN.md §2).
 
 `extract_corpus(paths, data)` walks the corpus (`discover.py`), parses files in a process pool
-(`worker.py`, `python_visitor.py`), resolves names across the corpus (`resolver.py`, `link.py`) and
-checks the result against the ontology (`ontology.py`, which documents every relation).
+(`worker.py`, `python_visitor.py`, `python_flows.py`), resolves names and follows values across the
+corpus (`resolver.py`, `points_to.py`, `link.py`) and checks the result against the ontology
+(`ontology.py`, which documents every relation).
 """
 
 from graphmer_dist.kg.discover import default_corpus, discover_sources

@@ -7,8 +7,9 @@ relation is the table in `ontology.py`.
 
 from __future__ import annotations
 
+from graphmer_dist.kg.points_to import PointsTo
 from graphmer_dist.kg.raw import RawFile, is_test_module
-from graphmer_dist.kg.resolver import Resolver
+from graphmer_dist.kg.resolver import BUILTIN_CLASSES, Resolver
 from graphmer_dist.kg.types import FileExtraction, Mention, Triple
 
 TYPES = ("class", "exception", "external")
@@ -19,11 +20,17 @@ _ABSTRACT_ROOTS = ("abc.ABC", "typing.Protocol", "typing_extensions.Protocol")
 
 def link(raws: list[RawFile]) -> tuple[Resolver, list[Triple], list[FileExtraction]]:
     resolver = Resolver(raws)
+    flow = PointsTo(resolver, raws)
+    flow.solve()
+    resolver.dynamic = flow.entity_of
     triples: set[tuple[str, str, str]] = set()
     _structure(resolver, triples)
     _classes(resolver, raws, triples)
+    tests = {name for raw in raws for name in raw.test_functions}
     for raw in raws:
-        _facts(resolver, raw, triples)
+        _facts(resolver, raw, triples, tests)
+    for head, tail in flow.edges:
+        _add_call(resolver, head, tail, triples, tests)
     _depends_on(resolver, triples)
     files = [_mentions(resolver, raw) for raw in raws]
     return resolver, [Triple._make(t) for t in sorted(triples)], files
@@ -91,24 +98,39 @@ def _external_call(tail_kind: str, tail: str) -> str | None:
     if tail_kind != "external":
         return None
     # the only externals known to be classes are builtin classes (`dict(...)` builds a dict)
-    return "instantiates" if tail.startswith("builtins.") else "calls"
+    builtin, _, name = tail.partition(".")
+    return "instantiates" if builtin == "builtins" and name in BUILTIN_CLASSES else "calls"
 
 
-def _facts(resolver: Resolver, raw: RawFile, out: set[tuple[str, str, str]]) -> None:
+def _facts(resolver: Resolver, raw: RawFile, out: set[tuple[str, str, str]], tests: set[str]) -> None:
+    """Relations from the references a worker recorded (own locals were never recorded: see
+    `ScopeStack.is_own`). A definition naming itself (`f.cache = {}` inside f) says nothing, but a
+    recursive call does."""
     entities = resolver.entities
-    tests = set(raw.test_functions)
     for head, fact, ref in raw.facts:
         tail = resolver.resolve(ref)
-        if tail is None or tail == head or resolver.parent.get(tail) == head:
-            continue  # a function reading its own locals, or a class its own attributes, says nothing
+        if tail is None or (tail == head and fact != "call"):
+            continue
         relation = _relation(fact, entities[head], entities[tail], tail)
         if relation is None or (relation == "uses" and tail in resolver.external_modules):
             continue
         out.add((head, relation, tail))
-        if head in tests and relation in ("calls", "invokes", "instantiates") and tail in resolver.parent:
-            if not _in_test_code(resolver, tail):
-                out.add((head, "tests", tail))
-                out.add((tail, "tested_by", head))
+        if relation in ("calls", "invokes", "instantiates"):
+            _tested(resolver, head, tail, out, tests)
+
+
+def _add_call(resolver: Resolver, head: str, tail: str, out: set[tuple[str, str, str]], tests: set[str]) -> None:
+    """A call the value flow found: `calls` a function, `invokes` a method, `instantiates` a class."""
+    relation = _relation("call", resolver.entities[head], resolver.entities.get(tail, ""), tail)
+    if relation is not None:
+        out.add((head, relation, tail))
+        _tested(resolver, head, tail, out, tests)
+
+
+def _tested(resolver: Resolver, head: str, tail: str, out: set[tuple[str, str, str]], tests: set[str]) -> None:
+    if head in tests and tail in resolver.parent and not _in_test_code(resolver, tail):
+        out.add((head, "tests", tail))
+        out.add((tail, "tested_by", head))
 
 
 def _in_test_code(resolver: Resolver, qname: str) -> bool:

@@ -3,12 +3,15 @@
 Entity kinds: `module`, `class`, `exception` (a class deriving from BaseException, builtin ones
 included as `builtins.ValueError`), `function` (module-level or nested), `method` (defined in a class
 body), `attribute` (class-body assignment or `self.x = ...`), `variable` (module-level assignment),
-`external` (a dotted name rooted outside the corpus, e.g. `numpy.zeros`, or a builtin class such as
-`builtins.dict`). Parameters and local variables are `variable`s named `module.func.name`. "code"
+`external` (a dotted name rooted outside the corpus, e.g. `numpy.zeros`, a builtin class such as
+`builtins.dict` or a builtin function such as `builtins.len`). Parameters and local variables are
+`variable`s named `module.func.name`; a lambda is a `function` (a `method` in a class body) named
+`<enclosing>.<lambdaN>`, numbered from 1 within its enclosing definition. "code"
 below means module | class | exception | function | method: the innermost definition whose body holds
 the statement (module-level statements belong to the module). Java and JavaScript (treesitter.py) use
-the same kinds and a subset of the relations. `x.m()` resolves through x's class when every binding
-of x names the same corpus class (`x = Foo()`, `x: Foo`, `self.x = Foo()`).
+the same kinds and a subset of the relations. Python calls are found by following values
+(`points_to.py`): `x.m()` runs `m` of every class whose instances may reach `x` (through assignments,
+parameters, returns, attributes, containers, decorators, annotations), `g()` every function `g` may hold.
 
 | relation       | head → tail                                       | meaning |
 |----------------|---------------------------------------------------|---------|
@@ -18,10 +21,10 @@ of x names the same corpus class (`x = Foo()`, `x: Foo`, `self.x = Foo()`).
 | defined_in     | any defined entity → its module, class or function | inverse of defines / declares / contains (nested) |
 | inherits_from  | class, exception → class, exception, external     | a direct base class |
 | implements     | class, exception → class, exception               | a direct base that is abstract (has an @abstractmethod, metaclass=ABCMeta, or derives directly from abc.ABC / typing.Protocol) |
-| overrides      | method → method                                   | a base class (through the bases, in order) defines a method of the same name |
-| calls          | code → function, external                         | calls a function (`f()`, `mod.f()`) or an external name |
-| invokes        | code → method                                     | calls a method: `self.m()`, `cls.m()`, `super().m()`, `Class.m()` (resolved through bases) |
-| instantiates   | code → class, exception, external                 | calls a class (`Foo()`, `dict()`) |
+| overrides      | method → method                                   | a class after it in its C3 method resolution order defines a method of the same name |
+| calls          | code → function, external                         | calls a function (`f()`, `mod.f()`, or through whatever value reaches the callee: a parameter, a variable, a container element, a decorator's result) or an external name (`len()`, `np.zeros()`) |
+| invokes        | code → method                                     | calls a method: `self.m()`, `cls.m()`, `super().m()`, `Class.m()`, `obj.m()` (resolved in C3 order); also `__init__` when it instantiates a class, `__call__` when it calls an instance, `__iter__`/`__next__` when a `for` loop iterates an instance |
+| instantiates   | code → class, exception, external                 | calls a class (`Foo()`, `dict()`) or raises one (`raise Error`) |
 | imports        | module → module, external                         | an import statement names the module (`from a import b` imports `a`, and `a.b` if b is a module) |
 | depends_on     | module → module                                   | code in the head uses an entity defined in the tail module (derived from the other relations, not from imports) |
 | uses           | code → class, exception, function, method, external | names it without calling it (isinstance, callbacks, parameter annotations) |

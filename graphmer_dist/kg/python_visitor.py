@@ -10,14 +10,19 @@ import ast
 
 from graphmer_dist.kg import bindings, scopes
 from graphmer_dist.kg.python_base import VisitorBase
-from graphmer_dist.kg.raw import Ref
+from graphmer_dist.kg.python_flows import FlowRecorder
+from graphmer_dist.kg.raw import Expr, Ref
 
 _ITERATOR_TYPES = ("Iterator", "Iterable", "Generator", "AsyncIterator", "AsyncIterable", "AsyncGenerator")
+_MARKER_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "abstractmethod"})
+"""Decorators that only mark a function (no call of them is worth an edge; the function stays callable)."""
 
 
-class PythonVisitor(VisitorBase):
+class PythonVisitor(VisitorBase, FlowRecorder):
     # ---- entry ---------------------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
+        self.lambdas: dict[tuple[int, int], str] = {}
+        self.lambda_counts: dict[str, int] = {}
         found = bindings.collect(tree.body, self.module, self.is_package)
         scope = scopes.module_scope(self.module, found)
         self.stack.scopes.append(scope)
@@ -40,8 +45,12 @@ class PythonVisitor(VisitorBase):
             if default is not None:
                 self.visit(default)
         found = bindings.collect(node.body, self.module, self.is_package, node.args)
+        flags = "".join(sorted({"s" if n == "staticmethod" else "c" for n in _decorator_names(node)
+                                if n in ("staticmethod", "classmethod")}))
         self_name = _self_name(node) if is_method else ""
-        scope = scopes.function_scope(qname, self.module, found, parent.qname if is_method else "", self_name)
+        scope = scopes.function_scope(qname, self.module, found, parent.qname if is_method else "", self_name,
+                                      flags)
+        self._parameter_flows(node.args, scope)
         for name in scopes.function_locals(found, self_name):
             self._declare(f"{qname}.{name}", "variable", qname)
         for name in sorted(found.global_names & found.assigned):  # `global X; X = ...` creates X
@@ -57,17 +66,52 @@ class PythonVisitor(VisitorBase):
             element = _iterator_element(node.returns)
             if element is not None:
                 self._type_names(element, "yield_type", mention=False)
+        elif node.returns is not None:
+            self.flow(("node", f"^ret|{qname}"), _instance_of(self.expr(_unwrap_optional(node.returns))))
         self.heads.pop()
         self.stack.scopes.pop()
+        self._function_info(qname, node.args, flags + ("g" if qname in self.generators else ""))
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
+    def _function_info(self, qname: str, args: ast.arguments, flags: str) -> None:
+        self.raw.functions[qname] = (
+            tuple(a.arg for a in (*args.posonlyargs, *args.args)), args.vararg.arg if args.vararg else "",
+            tuple(a.arg for a in args.kwonlyargs), args.kwarg.arg if args.kwarg else "", flags)
+
+    def _parameter_flows(self, args: ast.arguments, scope: scopes.Scope) -> None:
+        """Defaults and annotations give parameters values before any caller does (evaluated outside)."""
+        positional = (*args.posonlyargs, *args.args)
+        pairs = [*zip(positional[len(positional) - len(args.defaults):], args.defaults),
+                 *zip(args.kwonlyargs, args.kw_defaults)]
+        for arg, default in pairs:
+            if default is not None and arg.arg in scope.names and scope.names[arg.arg]:
+                self.flow(scope.names[arg.arg], self.expr(default))
+        for arg in (*positional, *args.kwonlyargs):
+            if arg.annotation is not None and scope.names.get(arg.arg):
+                self.flow(scope.names[arg.arg], _instance_of(self.expr(_unwrap_optional(arg.annotation))))
+
     def _decorators(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, qname: str,
                     owner_class: str) -> None:
-        for decorator in node.decorator_list:
-            ref = self.reference(decorator, "decorator", head=qname)
+        """`@d` is recorded as `annotated_with`, and as what it is at run time: the defining scope calls
+        `d(func)`, and the name `func` then holds whatever that returns."""
+        value: Expr = ("v", "f|" + qname)
+        modelled = False
+        for decorator in reversed(node.decorator_list):
+            ref = self.reference(decorator.func if isinstance(decorator, ast.Call) else decorator, "decorator",
+                                 head=qname)
             if owner_class and ref and ref[-1].endswith("abstractmethod"):
                 self.raw.abstract.add(owner_class)
+            if isinstance(decorator, ast.Call):
+                self.visit(decorator)  # the decorator factory call `d(arg)` is a call site of its own
+            if _last_name(decorator) in _MARKER_DECORATORS:
+                continue
+            callee = self.expr(decorator)
+            self.site("c", callee, args=(value,))
+            value, modelled = (("c", callee), True) if callee is not None else (value, modelled)
+        if modelled:
+            self.flow(("node", qname), value)
+            self.raw.decorated.append(qname)
 
     def _annotations(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs,
@@ -80,8 +124,6 @@ class PythonVisitor(VisitorBase):
                 self.raw.mentions.append((start, start + len(arg.arg), ref))
             if arg.annotation is not None:
                 self._type_names(arg.annotation, "ref")
-                if ref is not None:
-                    self.raw.value_types.append((ref, self.stack.resolve(_unwrap_optional(arg.annotation))))
         if node.returns is not None:
             self._type_names(node.returns, "return_type")
 
@@ -133,10 +175,12 @@ class PythonVisitor(VisitorBase):
     # ---- references ----------------------------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> None:
         ref = self.stack.lookup(node.id)
-        if isinstance(node.ctx, ast.Load):
+        if self.stack.is_own(node.id):
+            pass  # a function's own locals, a module's or class body's own variables: no relation
+        elif isinstance(node.ctx, ast.Load):
             self._fact("ref", ref)
         elif self.stack.scopes[-1].kind == "function":
-            self._fact("write", ref)  # own locals are dropped by linking; global/nonlocal targets stay
+            self._fact("write", ref)  # global/nonlocal targets
         self._mention_node(node, ref)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
@@ -150,35 +194,61 @@ class PythonVisitor(VisitorBase):
         self._mention_node(node, ref)
         self.visit(node.value)
 
-    def visit_Assign(self, node: ast.Assign | ast.AnnAssign) -> None:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        if len(targets) == 1 and isinstance(targets[0], (ast.Name, ast.Attribute)):
-            self._value_type(targets[0], node.value, getattr(node, "annotation", None))
+    def visit_Assign(self, node: ast.Assign) -> None:
+        value = self.expr(node.value)
+        for target in node.targets:
+            self.assign(target, value, node.value)
         self.generic_visit(node)
 
-    visit_AnnAssign = visit_Assign
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.assign(node.target, self.expr(node.value), node.value)
+        else:
+            self.flow(self.expr(node.target), _instance_of(self.expr(_unwrap_optional(node.annotation))))
+        self.generic_visit(node)
 
-    def _value_type(self, target: ast.Name | ast.Attribute, value: ast.expr | None,
-                    annotation: ast.expr | None) -> None:
-        """Record what is bound to `target`, so `target.attr` can later resolve through its class."""
-        owner = self.stack.resolve(target)
-        if owner is None or owner[0] not in ("n", "m"):
-            return
-        if annotation is not None:
-            self.raw.value_types.append((owner, self.stack.resolve(_unwrap_optional(annotation))))
-        elif isinstance(value, ast.Call):
-            self.raw.value_types.append((owner, self.stack.resolve(value.func)))
-        elif value is not None and not (isinstance(value, ast.Constant) and value.value is None):
-            self.raw.value_types.append((owner, None))  # some other value: the type is unknown
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.assign(node.target, self.expr(node.value), node.value)
+        self.generic_visit(node)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        iterated = self.expr(node.iter)
+        if iterated is not None:
+            self.assign(node.target, ("it", iterated))
+            self.site("i", iterated)
+        self.generic_visit(node)
+
+    visit_AsyncFor = visit_For
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            if item.optional_vars is not None:
+                entered = self.expr(item.context_expr)
+                self.assign(item.optional_vars, ("enter", entered) if entered else None)
+        self.generic_visit(node)
+
+    visit_AsyncWith = visit_With
 
     def visit_Call(self, node: ast.Call) -> None:
-        if isinstance(node.func, ast.Name) and node.func.id == "super":
-            return
-        self.reference(node, "call")
+        self.site("c", self.expr(node.func), node)
+        func = node.func
+        if isinstance(func, (ast.Name, ast.Attribute)):
+            self._mention_node(func, self.stack.resolve(func))
+            if isinstance(func, ast.Attribute):
+                self.visit(func.value)
+        else:
+            self.visit(func)
+        for arg in (*node.args, *node.keywords):
+            self.visit(arg)
 
     def visit_Raise(self, node: ast.Raise) -> None:
-        if node.exc is not None:
-            self.reference(node.exc, "raise")
+        exc = node.exc
+        if isinstance(exc, ast.Call):
+            self._fact("raise", self.stack.resolve(exc.func))
+            self.visit(exc)
+        elif exc is not None:
+            self.reference(exc, "raise")
+            self.site("r", self.expr(exc))  # `raise Error` instantiates Error
         if node.cause is not None:
             self.visit(node.cause)
 
@@ -192,12 +262,16 @@ class PythonVisitor(VisitorBase):
     def visit_Return(self, node: ast.Return) -> None:
         if isinstance(node.value, ast.Call):
             self._fact("return_value", self.stack.resolve(node.value.func))
+        self.flow(("node", f"^ret|{self.heads[-1]}"), self.expr(node.value))
         self.generic_visit(node)
 
     def visit_Yield(self, node: ast.Yield | ast.YieldFrom) -> None:
         self.generators.add(self.heads[-1])
         if isinstance(node, ast.Yield) and isinstance(node.value, ast.Call):
             self._fact("yield_value", self.stack.resolve(node.value.func))
+        value = self.expr(node.value)
+        self.flow(("node", f"^yield|{self.heads[-1]}"), ("it", value) if isinstance(node, ast.YieldFrom) and value
+                  else value)
         self.generic_visit(node)
 
     visit_YieldFrom = visit_Yield
@@ -226,35 +300,66 @@ class PythonVisitor(VisitorBase):
 
     # ---- scopes without a head of their own ----------------------------------------------------
     def visit_Lambda(self, node: ast.Lambda) -> None:
+        """A lambda is a function entity `<lambdaN>` of its enclosing definition (a method in a class body)."""
         for default in (*node.args.defaults, *node.args.kw_defaults):
             if default is not None:
                 self.visit(default)
+        qname = self.lambda_name(node)
+        in_class = self.stack.scopes[-1].kind == "class"
+        self._declare(qname, "method" if in_class else "function", self.heads[-1])
+        start = self.offsets.index(node.lineno, node.col_offset)
+        self.raw.mentions.append((start, start + len("lambda"), ("n", qname)))
         found = bindings.collect([], self.module, self.is_package, node.args)
-        self._local_scope(dict.fromkeys(found.assigned), [node.body])
+        scope = scopes.Scope("local", qname, {n: ("l", f"{qname}.{n}") for n in found.assigned})
+        self._parameter_flows(node.args, scope)
+        self.stack.scopes.append(scope)
+        self.heads.append(qname)
+        self.flow(("node", f"^ret|{qname}"), self.expr(node.body))
+        self.visit(node.body)
+        self.heads.pop()
+        self.stack.scopes.pop()
+        self._function_info(qname, node.args, "")
 
     def visit_ListComp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
-        self.visit(node.generators[0].iter)
-        targets = {n.id: None for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
-        parts: list[ast.AST] = [node.generators[0].target, *node.generators[0].ifs]
-        for generator in node.generators[1:]:
-            parts.extend((generator.target, generator.iter, *generator.ifs))
-        parts.extend((node.key, node.value) if isinstance(node, ast.DictComp) else (node.elt,))
-        self._local_scope(targets, parts)
-
-    visit_SetComp = visit_GeneratorExp = visit_DictComp = visit_ListComp
-
-    def _local_scope(self, names: dict[str, Ref | None], parts: list[ast.AST]) -> None:
-        self.stack.scopes.append(scopes.Scope("local", self.heads[-1], names))
-        for part in parts:
+        first = node.generators[0]
+        self.visit(first.iter)
+        outer_iter = self.expr(first.iter)
+        prefix = f"{self.heads[-1]}.<{node.lineno}:{node.col_offset}>"
+        targets = {n.id: ("l", f"{prefix}.{n.id}") for g in node.generators for n in ast.walk(g.target)
+                   if isinstance(n, ast.Name)}
+        self.stack.scopes.append(scopes.Scope("local", self.heads[-1], targets))
+        for generator in node.generators:
+            iterated = outer_iter if generator is first else self.expr(generator.iter)
+            self.assign(generator.target, ("it", iterated) if iterated else None)
+            for part in (generator.target, *(() if generator is first else (generator.iter,)), *generator.ifs):
+                self.visit(part)
+        self.comprehension_element(node)
+        for part in (node.key, node.value) if isinstance(node, ast.DictComp) else (node.elt,):
             self.visit(part)
         self.stack.scopes.pop()
 
+    visit_SetComp = visit_GeneratorExp = visit_DictComp = visit_ListComp
+
 
 def _self_name(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    if any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list):
+    if "staticmethod" in _decorator_names(node):
         return ""
     positional = (*node.args.posonlyargs, *node.args.args)
     return positional[0].arg if positional else ""
+
+
+def _decorator_names(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    return [_last_name(d) for d in node.decorator_list]
+
+
+def _last_name(node: ast.expr) -> str:
+    node = node.func if isinstance(node, ast.Call) else node
+    return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+
+
+def _instance_of(annotation: Expr | None) -> Expr | None:
+    """An annotation names a class; the variable holds an instance of it."""
+    return ("inst", annotation) if annotation is not None and annotation[0] in ("n", "a") else None
 
 
 def _unwrap_optional(annotation: ast.expr) -> ast.expr:

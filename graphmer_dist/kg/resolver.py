@@ -2,14 +2,18 @@
 
 Knows every definition of the corpus, each module's import aliases (to follow re-exports such as
 `from .decoder import JSONDecoder` in `json/__init__.py`) and each class's bases (to find `self.m`
-through inheritance). Names rooted outside the corpus become `external` entities; builtin exceptions
-become `exception` entities (`builtins.ValueError`); other builtins are skipped, except builtin classes
-(`builtins.dict`), which are `external`.
+through inheritance, in C3 order). Names rooted outside the corpus become `external` entities; builtin
+exceptions become `exception` entities (`builtins.ValueError`); builtin classes (`builtins.dict`) and
+builtin functions (`builtins.len`) are `external`.
+
+Resolution here is static: a name reached through a variable (`car.engine.start`) is left to the value
+flow (`points_to.py`), which the `dynamic` hook asks once it has run.
 """
 
 from __future__ import annotations
 
 import builtins
+from typing import Callable
 
 from graphmer_dist.kg.raw import RawFile, Ref
 
@@ -18,6 +22,8 @@ _PRIORITY = {"class": 3, "function": 2, "method": 2, "attribute": 1, "variable":
 BUILTIN_EXCEPTIONS = frozenset(n for n, v in vars(builtins).items()
                                if isinstance(v, type) and issubclass(v, BaseException))
 BUILTIN_CLASSES = frozenset(n for n, v in vars(builtins).items() if isinstance(v, type)) - BUILTIN_EXCEPTIONS
+BUILTIN_FUNCTIONS = frozenset(n for n, v in vars(builtins).items()
+                              if callable(v) and not isinstance(v, type) and not n.startswith("_"))
 
 
 class Resolver:
@@ -49,9 +55,8 @@ class Resolver:
         self._mros: dict[str, list[str]] = {}
         self._members: dict[tuple[str, str, bool], str | None] = {}
         self._modules: dict[str, str] = {}
-        self._type_refs: dict[str, list[Ref | None]] = {}
-        self._value_types: dict[str, str | None] = {}
-        self._pending_types = [pair for raw in raws for pair in raw.value_types]
+        self.dynamic: Callable[[Ref], str | None] | None = None
+        """Set by the value flow once solved: the entity a reference through variables names, if one."""
         self._mark_dynamic_classes()
         self._mark_exceptions()
 
@@ -67,17 +72,16 @@ class Resolver:
     def _resolve(self, ref: Ref) -> str | None:
         tag = ref[0]
         if tag == "n":
-            return self.name(ref[1])
+            found = self.name(ref[1])
+            return found if found is not None or self.dynamic is None else self.dynamic(ref)
         if tag == "m":
             return self.member(ref[1], ref[2], include_self=True)
         if tag == "s":
             return self.member(ref[1], ref[2], include_self=False)
         if tag == "a":
-            owner = self.resolve(ref[1])
-            if owner is None:
-                return None
-            kind = self.entities[owner]
-            return self._inside(owner, kind, [ref[2]], _MAX_ALIAS_HOPS)
+            return self.dynamic(ref) if self.dynamic is not None else None
+        if tag == "l":
+            return None
         if tag == "jt":
             return self.java_type(ref[1])
         if tag == "jm":
@@ -135,9 +139,6 @@ class Resolver:
             return self._external(".".join([prefix, *rest]))
         if kind in ("class", "exception") and len(rest) == 1:
             return self.member(prefix, rest[0], include_self=True)
-        if kind in ("variable", "attribute") and len(rest) == 1:
-            cls = self.value_type(prefix)
-            return self.member(cls, rest[0], include_self=True) if cls else None
         if kind == "module" and len(rest) == 1 and hops < _MAX_ALIAS_HOPS:
             for star in self.stars.get(prefix, ()):
                 found = self._name(f"{star}.{rest[0]}", hops + 1)
@@ -152,7 +153,7 @@ class Resolver:
         if parts[1] in BUILTIN_EXCEPTIONS:
             self.entities[dotted] = "exception"
             return dotted
-        return self._external(dotted) if parts[1] in BUILTIN_CLASSES else None
+        return self._external(dotted) if parts[1] in BUILTIN_CLASSES or parts[1] in BUILTIN_FUNCTIONS else None
 
     def _external(self, dotted: str) -> str:
         self.entities.setdefault(dotted, "external")
@@ -168,9 +169,18 @@ class Resolver:
         return self._bases[cls]
 
     def mro(self, cls: str) -> list[str]:
-        """`cls` and its ancestors, depth first, each once (cycle-safe; not C3, which needs no more)."""
+        """`cls` and its ancestors in Python's C3 order (`class D(B, C)` with `B(A)`, `C(A)`: D B C A).
+        A hierarchy C3 rejects (Python would raise TypeError) or a cycle falls back to depth-first order."""
         if cls in self._mros:
             return self._mros[cls]
+        self._mros[cls] = [cls]  # cycle guard: a class reached again while linearising stops here
+        bases = self.bases(cls)
+        merged = _c3_merge([list(self.mro(b)) for b in bases] + [list(bases)])
+        order = list(dict.fromkeys([cls, *merged])) if merged is not None else self._depth_first(cls)
+        self._mros[cls] = order
+        return order
+
+    def _depth_first(self, cls: str) -> list[str]:
         order: list[str] = []
         stack = [cls]
         while stack:
@@ -179,7 +189,6 @@ class Resolver:
                 continue
             order.append(current)
             stack.extend(reversed(self.bases(current)))
-        self._mros[cls] = order
         return order
 
     def member(self, cls: str, attr: str, include_self: bool) -> str | None:
@@ -188,22 +197,6 @@ class Resolver:
             candidates = (f"{a}.{attr}" for a in self.mro(cls)[0 if include_self else 1:])
             self._members[key] = next((c for c in candidates if c in self.entities), None)
         return self._members[key]
-
-    def value_type(self, entity: str) -> str | None:
-        """The corpus class every binding of a variable/attribute names (`x = Foo()`, `x: Foo`), else None.
-        Flow-insensitive, so a variable bound to two different things gets no type at all."""
-        if self._pending_types:  # resolved lazily: owners need the full entity table
-            pending, self._pending_types = self._pending_types, []
-            for owner, value in pending:
-                resolved = self.resolve(owner)
-                if resolved is not None:
-                    self._type_refs.setdefault(resolved, []).append(value)
-        if entity not in self._value_types:
-            self._value_types[entity] = None  # cycle guard (`x = x.copy()`)
-            found = {self.resolve(v) if v is not None else None for v in self._type_refs.get(entity, ())}
-            cls = found.pop() if len(found) == 1 else None
-            self._value_types[entity] = cls if self.entities.get(cls or "") in ("class", "exception") else None
-        return self._value_types[entity]
 
     def module_of(self, qname: str) -> str:
         """The module an entity is defined in (an external or builtin name is its own "module")."""
@@ -227,3 +220,19 @@ class Resolver:
             if any(self.entities.get(a) == "exception" or a.startswith("builtins.") and
                    a.split(".")[1] in BUILTIN_EXCEPTIONS for a in self.mro(cls)[1:]):
                 self.entities[cls] = "exception"
+
+
+def _c3_merge(sequences: list[list[str]]) -> list[str] | None:
+    """The C3 merge: repeatedly take the first head that is in no other sequence's tail."""
+    result: list[str] = []
+    sequences = [seq for seq in sequences if seq]
+    while sequences:
+        for seq in sequences:
+            head = seq[0]
+            if not any(head in other[1:] for other in sequences):
+                break
+        else:
+            return None  # inconsistent hierarchy
+        result.append(head)
+        sequences = [rest for seq in sequences if (rest := seq[1:] if seq[0] == head else seq)]
+    return result

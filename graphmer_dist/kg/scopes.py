@@ -19,7 +19,7 @@ BUILTIN_NAMES = frozenset(dir(builtins))
 @dataclass(slots=True)
 class Scope:
     kind: str
-    """module | class | function | local (a comprehension or lambda: own names, same head)."""
+    """module | class | function | local (a comprehension: own names, same head; a lambda's parameters)."""
     qname: str
     names: dict[str, Ref | None] = field(default_factory=dict)
     """Bound name → reference, or None for a plain local that cannot be resolved statically."""
@@ -27,19 +27,24 @@ class Scope:
     """For a method: the class it belongs to."""
     self_name: str = ""
     """For a method: its first parameter (`self` / `cls`), empty for static methods."""
+    flags: str = ""
+    """For a function: "c" classmethod, "s" staticmethod (see `RawFile.functions`)."""
+    own: frozenset[str] = frozenset()
+    """Plain names this scope assigns (locals, parameters; a class's or module's own variables): the
+    head reading or writing them says nothing about its relations to other code."""
 
 
 def module_scope(module: str, found: Bindings) -> Scope:
     names: dict[str, Ref | None] = {n: ("n", f"{module}.{n}") for n in found.assigned}
     names.update({n: ("n", t) for n, t in found.imports.items()})
     names.update({n: ("n", f"{module}.{n}") for n in found.definitions})
-    return Scope("module", module, names)
+    return Scope("module", module, names, own=frozenset(found.assigned - found.definitions - found.imports.keys()))
 
 
 def class_scope(qname: str, found: Bindings) -> Scope:
     names: dict[str, Ref | None] = {n: ("n", f"{qname}.{n}") for n in found.assigned | found.definitions}
     names.update({n: ("n", t) for n, t in found.imports.items()})
-    return Scope("class", qname, names)
+    return Scope("class", qname, names, own=frozenset(found.assigned - found.definitions - found.imports.keys()))
 
 
 def function_locals(found: Bindings, self_name: str) -> list[str]:
@@ -49,20 +54,31 @@ def function_locals(found: Bindings, self_name: str) -> list[str]:
     return sorted(found.assigned - skip)
 
 
-def function_scope(qname: str, module: str, found: Bindings, class_qname: str, self_name: str) -> Scope:
-    names: dict[str, Ref | None] = {n: ("n", f"{qname}.{n}") for n in function_locals(found, self_name)}
+def function_scope(qname: str, module: str, found: Bindings, class_qname: str, self_name: str,
+                   flags: str = "") -> Scope:
+    local = function_locals(found, self_name)
+    names: dict[str, Ref | None] = {n: ("n", f"{qname}.{n}") for n in local}
     if self_name:
         names[self_name] = None
     names.update({n: ("n", t) for n, t in found.imports.items()})
     names.update({n: ("n", f"{qname}.{n}") for n in found.definitions})
     names.update({n: ("n", f"{module}.{n}") for n in found.global_names})
-    return Scope("function", qname, names, class_qname, self_name)
+    return Scope("function", qname, names, class_qname, self_name, flags, frozenset(local))
 
 
 class ScopeStack:
     def __init__(self, module: str) -> None:
         self.module = module
         self.scopes: list[Scope] = []
+
+    def is_own(self, name: str) -> bool:
+        """Is `name` a plain variable of the innermost scope (a local, or a module's own global)?"""
+        for scope in reversed(self.scopes):
+            if scope.kind != "local":
+                return name in scope.own
+            if name in scope.names:
+                return False
+        return False
 
     def lookup(self, name: str) -> Ref | None:
         innermost = len(self.scopes) - 1

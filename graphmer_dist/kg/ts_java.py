@@ -14,7 +14,7 @@ from graphmer_dist.kg.raw import Ref
 if TYPE_CHECKING:
     from tree_sitter import Node
 
-    from graphmer_dist.kg.treesitter import TreeContext
+    from graphmer_dist.kg.ts_context import TreeContext
 
 _TYPES = ("class_declaration", "interface_declaration", "enum_declaration", "record_declaration")
 _MEMBERS = ("method_declaration", "constructor_declaration")

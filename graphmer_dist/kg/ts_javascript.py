@@ -14,7 +14,7 @@ from graphmer_dist.kg.raw import Ref
 if TYPE_CHECKING:
     from tree_sitter import Node
 
-    from graphmer_dist.kg.treesitter import TreeContext
+    from graphmer_dist.kg.ts_context import TreeContext
 
 _FUNCTIONS = ("function_declaration", "generator_function_declaration")
 _FUNCTION_VALUES = ("arrow_function", "function_expression", "function", "generator_function")

@@ -11,7 +11,7 @@ from typing import NamedTuple
 ENTITY_KINDS = ("module", "class", "function", "method", "attribute", "variable", "exception", "external")
 
 SKIP_REASONS = ("unreadable", "not_utf8", "syntax_error", "empty", "too_large", "symlink_loop",
-                "unsupported_language")
+                "unsupported_language", "too_complex")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,10 @@ from graphmer_dist.kg.python_visitor import PythonVisitor
 from graphmer_dist.kg.raw import RawFile
 from graphmer_dist.kg.types import Skipped, SourceFile
 
+MAX_FLOW_RECORDS = 200_000
+"""Assignments, returns and calls one file may hand to the corpus-wide value flow: the largest stdlib
+file has about 20,000; beyond this a file is generated code whose flow would only cost time and memory."""
+
 
 def extract_chunk(sources: list[SourceFile]) -> list[RawFile | Skipped]:
     return [extract_file(source) for source in sources]
@@ -43,13 +47,19 @@ def _extract_python(source: SourceFile, text: str) -> RawFile | Skipped:
             tree = ast.parse(text, filename=source.path)
     except SyntaxError as exc:
         return Skipped(source.path, "syntax_error", f"line {exc.lineno}: {exc.msg}")
-    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes; absurdly deep nesting
+    except ValueError as exc:  # null bytes
         return Skipped(source.path, "syntax_error", str(exc) or type(exc).__name__)
+    except (RecursionError, MemoryError) as exc:  # absurdly deep nesting (a 10,000-long `a.b.b...`)
+        return Skipped(source.path, "too_complex", str(exc) or type(exc).__name__)
     raw = RawFile(source, text)
     try:
         PythonVisitor(raw).run(tree)
     except RecursionError:
-        return Skipped(source.path, "syntax_error", "nesting too deep to analyse")
+        return Skipped(source.path, "too_complex", "nesting too deep to analyse")
+    records = len(raw.flows) + len(raw.sites)
+    if records > MAX_FLOW_RECORDS:
+        return Skipped(source.path, "too_complex",
+                       f"{records} value-flow records > {MAX_FLOW_RECORDS} (generated code?)")
     _share_equal_refs(raw)
     return raw
 
@@ -64,4 +74,5 @@ def _share_equal_refs(raw: RawFile) -> None:
 
     raw.facts = [(head, kind, one(ref)) for head, kind, ref in raw.facts]
     raw.mentions = [(start, end, one(ref)) for start, end, ref in raw.mentions]
-    raw.value_types = [(one(owner), one(value)) for owner, value in raw.value_types]
+    raw.flows = list(dict.fromkeys(raw.flows))  # a container literal used twice records its elements once
+    raw.sites = [(head, kind, one(callee), args, keywords) for head, kind, callee, args, keywords in raw.sites]

@@ -1,0 +1,7 @@
+import pkg
+from pkg.mod import Tool as T
+from pkg import sub
+
+pkg.helper()
+T().use()
+sub.run()

@@ -1,0 +1,6 @@
+def helper():
+    pass
+
+class Tool:
+    def use(self):
+        pass

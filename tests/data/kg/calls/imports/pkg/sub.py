@@ -1,0 +1,6 @@
+from . import mod
+from .mod import Tool
+
+def run():
+    mod.helper()
+    Tool().use()

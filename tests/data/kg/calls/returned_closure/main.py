@@ -1,0 +1,6 @@
+def outer():
+    def inner():
+        pass
+    return inner
+
+outer()()
