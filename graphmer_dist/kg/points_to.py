@@ -8,6 +8,7 @@ entity such as a variable, parameter or attribute; a function's return `^ret|f`;
 - `f|X`: the object X itself (a function, method, class, module or external name);
 - `i|C`: an instance of class C (corpus or external); `b|C|M`: method M bound to an instance of C;
 - `k|site`: a list/tuple/set/dict built at `site` (its elements are the nodes `k|site|key`, `|?` all);
+  `ks|site` a slice of it (elements known, positions not);
 - `g|F`: the generator a call of generator function F returns; `kg|site`: `container.get`.
 
 Call sites bind arguments to parameters (`self` to the instance), returns flow back, and a call of a
@@ -291,9 +292,11 @@ class PointsTo:
         return _EMPTY
 
     def _subscript(self, value: str, key: str | None, reads: list[str]) -> dict[str, None]:
+        if value.startswith("ks|"):
+            return self._read(f"k|{value[3:]}|?", reads)
         if value.startswith("k|"):
             if key == "slice":
-                return {value: None}
+                return {f"ks|{value[2:]}": None}  # a slice: the same elements, positions unknown
             if key is None:
                 return self._read(f"{value}|?", reads)
             return {**self._read(f"{value}|{key}", reads), **self._read(f"{value}|*", reads)}
@@ -302,8 +305,8 @@ class PointsTo:
         return _EMPTY
 
     def _iterate(self, value: str, _: object, reads: list[str]) -> dict[str, None]:
-        if value.startswith("k|"):
-            return self._read(f"{value}|?", reads)
+        if value.startswith(("k|", "ks|")):
+            return self._read(f"k|{value.partition('|')[2]}|?", reads)
         if value.startswith("g|"):
             return self._read(f"^yield|{value[2:]}", reads)
         if value.startswith("i|"):

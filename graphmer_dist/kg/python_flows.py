@@ -55,7 +55,20 @@ class FlowRecorder:
 
     def _call(self, node: ast.Call, depth: int) -> Expr | None:
         callee = self.expr(node.func, depth)
-        return ("c", callee) if callee is not None else None
+        if callee is None:
+            return None
+        builtin = callee[1] if callee[0] == "n" and callee[1].startswith("builtins.") else ""
+        if builtin and node.args and not isinstance(node.args[0], ast.Starred):
+            first = self.expr(node.args[0], depth)
+            if builtin == "builtins.next":
+                return ("it", first) if first is not None else None
+            if builtin == "builtins.iter":
+                return first
+            if builtin == "builtins.getattr" and len(node.args) >= 2 and first is not None:
+                name = node.args[1]
+                if isinstance(name, ast.Constant) and isinstance(name.value, str):
+                    return ("a", first, name.value)
+        return ("c", callee)
 
     def _container(self, node: ast.List | ast.Tuple | ast.Set, depth: int) -> Expr:
         site = self._site_id(node)
@@ -135,18 +148,36 @@ class FlowRecorder:
             return
         if isinstance(target, (ast.Tuple, ast.List)):
             literal = value_node.elts if isinstance(value_node, (ast.Tuple, ast.List)) else None
-            starred = any(isinstance(t, ast.Starred) for t in target.elts)
+            if literal is not None and any(isinstance(e, ast.Starred) for e in literal):
+                literal = None
+            stars = [i for i, t in enumerate(target.elts) if isinstance(t, ast.Starred)]
+            if literal is not None and (len(literal) == len(target.elts) if not stars
+                                        else len(stars) == 1 and len(literal) >= len(target.elts) - 1):
+                self._unpack_literal(target, literal, stars[0] if stars else None)
+                return
             for index, element in enumerate(target.elts):
                 if isinstance(element, ast.Starred):
                     self.assign(element.value, value)  # the rest: a list of the same elements
-                elif literal is not None and not starred and len(literal) == len(target.elts):
-                    self.assign(element, self.expr(literal[index]), literal[index])
                 else:
-                    self.assign(element, ("sub", value, None if starred else repr(index)))
+                    self.assign(element, ("sub", value, None if stars else repr(index)))
         elif isinstance(target, ast.Starred):
             self.assign(target.value, value)
         else:
             self.flow(self.expr(target), value)
+
+    def _unpack_literal(self, target: ast.Tuple | ast.List, literal: list[ast.expr], star: int | None) -> None:
+        """`a, *rest, z = f, g, h, k`: a ← f, z ← k, rest ← a new list [g, h]."""
+        after = len(target.elts) - 1 - star if star is not None else 0
+        for index, element in enumerate(target.elts):
+            if index == star:
+                rest = literal[index:len(literal) - after]
+                site = self._site_id(element)
+                for position, item in enumerate(rest):
+                    self.flow(("sub", ("v", site), repr(position)), self.expr(item))
+                self.assign(element.value, ("v", site))
+            else:
+                item = literal[index if star is None or index < star else len(literal) - (len(target.elts) - index)]
+                self.assign(element, self.expr(item), item)
 
     def site(self, kind: str, callee: Expr | None, node: ast.Call | None = None, args: tuple = ()) -> None:
         if callee is None:

@@ -1,0 +1,6 @@
+class A:
+    def func(self): pass
+    def m(self):
+        f = self.func
+        f()
+A().m()

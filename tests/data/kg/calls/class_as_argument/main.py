@@ -1,0 +1,4 @@
+class A:
+    def m(self): pass
+def make(c): return c()
+make(A).m()

@@ -1,0 +1,4 @@
+def g(): pass
+def f(): return {'a': g}
+d = f()
+d['a']()

@@ -1,0 +1,3 @@
+from ext import Cls
+x = Cls()
+x.method()

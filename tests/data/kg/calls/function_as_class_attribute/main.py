@@ -1,0 +1,4 @@
+def func(): pass
+class A:
+    handler = func
+A.handler()

@@ -1,0 +1,3 @@
+def g(): pass
+def f(x): x()
+f(lambda: g())

@@ -1,0 +1,4 @@
+def g(): pass
+def f():
+    return lambda: g()
+f()()

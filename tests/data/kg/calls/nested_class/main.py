@@ -1,0 +1,4 @@
+class A:
+    class B:
+        def func(self): pass
+A.B().func()

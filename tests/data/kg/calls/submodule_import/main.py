@@ -1,0 +1,2 @@
+import pkg.sub
+pkg.sub.func()

@@ -1,0 +1,4 @@
+class A:
+    def m(self): pass
+m = A.m
+m(A())
