@@ -26,7 +26,7 @@ from collections import deque
 from graphmer_dist.kg.raw import Expr, RawFile, Ref
 from graphmer_dist.kg.resolver import BUILTIN_CLASSES, Resolver
 
-MAX_VALUES = 48
+MAX_VALUES = 24
 """Values kept per node; a name that may hold more (a registry of handlers) keeps the first found."""
 MAX_STEPS_PER_CONSTRAINT = 12
 _EMPTY: dict[str, None] = {}
@@ -57,9 +57,13 @@ class PointsTo:
         self._external_bases: dict[str, str | None] = {}
         self._queue: deque[int] = deque()
         self._queued: list[bool] = []
+        self._done: dict[int, set[str]] = {}
+        """Site → callee values already called (their edges and argument bindings are recorded)."""
         self._selves: dict[str, str] = {}
         """`self` parameter node → the instance of the method's own class, used when no caller is seen."""
         self.truncated = False
+        self.flags = {name: info[4] for name, info in self.functions.items() if info[4]}
+        """Function → its flags ("s" staticmethod, "c" classmethod, "g" generator), where it has any."""
         for name, (_, varargs, _, kwargs, _) in self.functions.items():
             if varargs:
                 self.pts[f"{name}.{varargs}"] = {f"k|va:{name}": None}
@@ -79,9 +83,13 @@ class PointsTo:
         # wrappers) is still the function itself.
         for _ in range(4):
             filled = False
-            for depth in sorted({len(self.r.mro(v[2:])) for v in self._selves.values()}, reverse=True):
-                for node, value in list(self._selves.items()):
-                    if not self.pts.get(node) and len(self.r.mro(value[2:])) == depth:
+            by_depth: dict[int, list[tuple[str, str]]] = {}
+            for node, value in list(self._selves.items()):
+                if not self.pts.get(node):
+                    by_depth.setdefault(len(self.r.mro(value[2:])), []).append((node, value))
+            for depth in sorted(by_depth, reverse=True):
+                for node, value in by_depth[depth]:
+                    if not self.pts.get(node):
                         self._add(node, {value: None})
                         filled = True
                 budget = self._drain(budget)
@@ -106,11 +114,11 @@ class PointsTo:
             reads: list[str] = []
             constraint = self.constraints[index]
             if constraint[0] == 1:
-                self._site(constraint, reads)
+                self._site(index, constraint, reads)
             else:
                 targets = self._targets(constraint[1], reads) if constraint[0] == 0 else (constraint[1],)
                 if targets:
-                    values = self.eval(constraint[2], reads)
+                    values = self._carried(self.eval(constraint[2], reads), targets, constraint[2], reads)
                     if values:
                         for target in targets:
                             self._add(target, values)
@@ -121,6 +129,22 @@ class PointsTo:
                 else:
                     readers[index] = None
         return budget
+
+    def _carried(self, values: dict[str, None], targets: list[str] | tuple[str, ...], value: Expr,
+                 reads: list[str]) -> dict[str, None]:
+        """What an assignment carries. Not plain external values (`sys.prefix`, `os.sep`: data, whose
+        attributes would name nothing real). And a decorated definition receives its own function or
+        functions defined inside the decorator (its wrapper), not the other definitions the same
+        decorator was applied to: `@cached` on 200 functions returns each one, but a flow that does
+        not tell the applications apart would give each name all 200."""
+        kept = {v: None for v in values if not (v.startswith("f|") and self.entities.get(v[2:]) == "external"
+                                                and not _class_like(v[2:]))}
+        if len(targets) == 1 and targets[0] in self.decorated and value[0] == "c":
+            own = targets[0]
+            owners = tuple(f"{v.rpartition('|')[2]}." for v in self.eval(value[1], reads))
+            kept = {v: None for v in kept if not v.startswith("f|") or v[2:] == own
+                    or v[2:] not in self.decorated or v[2:].startswith(owners)}
+        return kept
 
     def _add(self, key: str, values: dict[str, None]) -> None:
         current = self.pts.get(key)
@@ -256,7 +280,7 @@ class PointsTo:
         out: dict[str, None] = {}
         for value in values:
             if value.startswith("f|") and self.entities.get(value[2:]) == "method":
-                flags = self.functions.get(value[2:], ((), "", (), "", ""))[4]
+                flags = self.flags.get(value[2:], "")
                 if "c" in flags or (instance and "s" not in flags):
                     out[f"b|{cls}|{value[2:]}"] = None
                     continue
@@ -279,7 +303,7 @@ class PointsTo:
         if tag == "f":
             kind = self.entities.get(name)
             if kind in _CALLABLE:
-                flags = self.functions.get(name, ((), "", (), "", ""))[4]
+                flags = self.flags.get(name, "")
                 return {f"g|{name}": None} if "g" in flags else self._read(f"^ret|{name}", reads)
             if kind in _CLASSES or (kind == "external" and _class_like(name)):
                 return {f"i|{name}": None}
@@ -372,9 +396,16 @@ class PointsTo:
         return f"{name}.{attr}" if kind in _CALLABLE else None
 
     # ---- call sites ----------------------------------------------------------------------------
-    def _site(self, site: tuple, reads: list[str]) -> None:
+    def _site(self, index: int, site: tuple, reads: list[str]) -> None:
         _, head, kind, callee, args, keywords = site
+        done = self._done.get(index)
+        if done is None:
+            done = self._done[index] = set()
         for value in list(self.eval(callee, reads)):
+            if value in done:
+                continue  # what a callee value calls and binds never changes: once per site is enough
+            if kind != "i":
+                done.add(value)
             tag, _, name = value.partition("|")
             if kind == "i":
                 if tag == "i":
@@ -409,7 +440,7 @@ class PointsTo:
 
     def _call_method(self, head: str, cls: str, method: str, args: tuple, keywords: tuple) -> None:
         self.edges[(head, method)] = None
-        flags = self.functions.get(method, ((), "", (), "", ""))[4]
+        flags = self.flags.get(method, "")
         first = None if "s" in flags else f"f|{cls}" if "c" in flags else f"i|{cls}"
         self._bind(method, args, keywords, first)
 
