@@ -256,26 +256,3 @@ def test_own_variables_say_nothing_but_calls_to_own_definitions_do(tmp_path):
     assert triples(graph, "calls") == {("own", "own.helper"), ("own.outer", "own.outer.inner")}
     assert triples(graph, "instantiates") == {("own", "own.Box")}
 
-
-def test_method_resolution_and_overrides_follow_c3(tmp_path):
-    graph = extract(tmp_path, {"c3.py": """
-        class A:
-            def m(self):
-                pass
-
-        class B(A):
-            pass
-
-        class C(A):
-            def m(self):
-                pass
-
-        class D(B, C):
-            def m(self):
-                super().m()
-
-        class E(B, C):
-            pass
-    """})
-    assert triples(graph, "overrides") == {("c3.C.m", "c3.A.m"), ("c3.D.m", "c3.C.m")}  # depth-first said A.m
-    assert ("c3.D.m", "c3.C.m") in triples(graph, "invokes")

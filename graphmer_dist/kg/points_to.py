@@ -43,17 +43,18 @@ class PointsTo:
         self.functions: dict[str, tuple] = {}
         self.decorated: dict[str, None] = {}
         self.constraints: list[tuple] = []
+        self.edges: dict[tuple[str, str], None] = {}
+        """(head, callee entity) for every call the value flow finds (Python only)."""
         for raw in raws:
             self.functions.update(raw.functions)
             self.decorated.update(dict.fromkeys(raw.decorated))
             self.constraints.extend((0, target, value) for target, value in raw.flows)
-            self.constraints.extend((1, *site) for site in raw.sites)
+            self.constraints.extend((1, *site) for site in raw.sites if not self._static_external(site))
         self.pts: dict[str, dict[str, None]] = {}
         self.deps: dict[str, dict[int, None]] = {}
-        self.edges: dict[tuple[str, str], None] = {}
-        """(head, callee entity) for every call the value flow finds (Python only)."""
         self._bound: set[tuple[str, Expr]] = set()
         self._splits: dict[str, tuple[str, list[str]] | None] = {}
+        self._objects: dict[str, dict[str, None]] = {}
         self._external_bases: dict[str, str | None] = {}
         self._queue: deque[int] = deque()
         self._queued: list[bool] = []
@@ -69,6 +70,18 @@ class PointsTo:
                 self.pts[f"{name}.{varargs}"] = {f"k|va:{name}": None}
             if kwargs:
                 self.pts[f"{name}.{kwargs}"] = {f"k|kw:{name}": None}
+
+    def _static_external(self, site: tuple) -> bool:
+        """A call of a name that resolves outside the corpus (`len(x)`, `os.path.join(a, b)`) binds no
+        parameter and never changes: record its edge now instead of solving it."""
+        head, kind, callee, _, _ = site
+        if kind != "c" or callee[0] != "n":
+            return False
+        entity = self.r.name(callee[1])
+        if entity is None or self.entities.get(entity) != "external":
+            return False
+        self.edges[(head, entity)] = None
+        return True
 
     # ---- solving -------------------------------------------------------------------------------
     def solve(self) -> None:
@@ -249,10 +262,19 @@ class PointsTo:
         kind = self.entities.get(entity)
         if kind in ("function", "method", "class", "exception"):
             held = self._read(entity, reads)
-            return held if entity in self.decorated else {f"f|{entity}": None, **held}
+            if entity in self.decorated:
+                return held
+            return {**self._itself(entity), **held} if held else self._itself(entity)
         if kind in ("module", "external"):
-            return {f"f|{entity}": None}
+            return self._itself(entity)
         return self._read(entity, reads)
+
+    def _itself(self, entity: str) -> dict[str, None]:
+        """`{"f|entity": None}`, built once per entity (callers never change what they are given)."""
+        found = self._objects.get(entity)
+        if found is None:
+            found = self._objects[entity] = {f"f|{entity}": None}
+        return found
 
     def _attribute(self, value: str, attr: str, reads: list[str]) -> dict[str, None]:
         tag, _, name = value.partition("|")

@@ -13,3 +13,8 @@ class D(B, C):
     pass
 
 D().m()
+
+
+class E(B, C):
+    def m(self):
+        super().m()
