@@ -28,6 +28,11 @@ def _check(ok: bool, key: str, message: str) -> None:
         raise ConfigError(f"config key '{key}': {message}")
 
 
+EXECUTION_ONLY_MODEL_KEYS = ("unpad",)
+"""Model keys that change how the model runs, not its weights or results: left out of model_hash, so
+a checkpoint resumes and evaluates with either setting."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ModelConfig:
     vocab_size: int = 8000
@@ -48,6 +53,9 @@ class ModelConfig:
     decay_p_init: float = 1.0
     attention: str = choice("flex", "flex", "eager")
     """'flex' = the fused fast path used for training, 'eager' = the reference it is tested against."""
+    unpad: bool = True
+    """Compute only the nodes that hold a token (model/layout.py); false = every position of the flat
+    sequence, the padded reference. Same weights and results either way, so not part of model_hash."""
     init_std: float = 0.02
     layer_norm_eps: float = 1e-12
 
@@ -269,7 +277,8 @@ class Config:
 
     def model_hash(self) -> str:
         """Hash of the model section only: a checkpoint loads into any run with the same architecture."""
-        return hashlib.sha256(json.dumps(dataclasses.asdict(self.model), sort_keys=True).encode()).hexdigest()[:16]
+        architecture = {k: v for k, v in dataclasses.asdict(self.model).items() if k not in EXECUTION_ONLY_MODEL_KEYS}
+        return hashlib.sha256(json.dumps(architecture, sort_keys=True).encode()).hexdigest()[:16]
 
     def replace(self, **sections: Any) -> "Config":
         """A copy with whole sections replaced, or fields replaced via {'train': {'steps': 5}}."""

@@ -29,8 +29,8 @@ _compiled: Callable | None = None
 
 
 def _layer_forward(layer: nn.Module, x: torch.Tensor, scaled_decay: torch.Tensor,
-                   key_bias: torch.Tensor) -> torch.Tensor:
-    return layer(x, scaled_decay, key_bias)
+                   key_bias: torch.Tensor, root: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
+    return layer(x, scaled_decay, key_bias, root, slot)
 
 
 def compiled_layer_forward() -> Callable:

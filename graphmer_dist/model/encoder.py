@@ -1,4 +1,9 @@
-"""The GraphMER encoder: token embedding → H-GAT → post-LN layers with decay attention → final transform."""
+"""The GraphMER encoder: token embedding → H-GAT → post-LN layers with decay attention → final transform.
+
+It computes the nodes of a `NodeLayout` (model/layout.py): with model.unpad (the default) only each
+sequence's non-empty nodes, (B, L); otherwise all N flat positions (the padded reference). Both give
+the same hidden states at non-empty nodes (tests/test_model_unpad.py).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,10 @@ from torch import nn
 from graphmer_dist.config import ModelConfig
 from graphmer_dist.model.attention import DecayAttention, key_bias_for
 from graphmer_dist.model.compiled import compiled_layer_forward, worth_compiling
-from graphmer_dist.model.distances import decay_mask, hop_distances
+from graphmer_dist.model.distances import decay_mask, pair_hops
 from graphmer_dist.model.hgat import HGAT
+from graphmer_dist.model.layout import NodeLayout, compact_layout, flat_layout
+from graphmer_dist.tokens import PAD_ID
 
 
 class EncoderLayer(nn.Module):
@@ -27,13 +34,15 @@ class EncoderLayer(nn.Module):
         self.ffn_norm = nn.LayerNorm(model.hidden_size, eps=model.layer_norm_eps)
         self.dropout = nn.Dropout(model.dropout)
 
-    def forward(self, x: torch.Tensor, scaled_decay: torch.Tensor, key_bias: torch.Tensor) -> torch.Tensor:
-        x = self.attention_norm(x + self.dropout(self.attention(x, scaled_decay, key_bias)))
+    def forward(self, x: torch.Tensor, scaled_decay: torch.Tensor, key_bias: torch.Tensor,
+                root: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
+        x = self.attention_norm(x + self.dropout(self.attention(x, scaled_decay, key_bias, root, slot)))
         return self.ffn_norm(x + self.dropout(self.ffn_out(F.gelu(self.ffn_in(x)))))
 
 
 class GraphMER(nn.Module):
-    """(B, N) masked ids + graph side info → hidden states y (B, N, d)."""
+    """(B, N) masked ids + graph side info → hidden states: `encode` gives them in the batch's node
+    layout, (B, L, d) with the layout; calling the module gives them flat, (B, N, d)."""
 
     def __init__(self, model: ModelConfig) -> None:
         super().__init__()
@@ -41,31 +50,53 @@ class GraphMER(nn.Module):
         self.token_embedding = nn.Embedding(model.vocab_size, model.hidden_size)
         self.hgat = HGAT(model)
         self.decay_p = nn.Parameter(torch.full((model.num_heads,), float(model.decay_p_init)))
-        self.register_buffer("hops", hop_distances(model.num_roots, model.leaves_per_root), persistent=False)
         self.layers = nn.ModuleList(EncoderLayer(model) for _ in range(model.num_layers))
         self.final_dense = nn.Linear(model.hidden_size, model.hidden_size)
         self.final_norm = nn.LayerNorm(model.hidden_size, eps=model.layer_norm_eps)
         self.compile_layers = model.attention == "flex"
 
-    def decay(self) -> torch.Tensor:
-        """The (H, N, N) decay mask with 1/sqrt(d_h) folded in; once per forward, shared by all layers."""
-        return decay_mask(self.hops, self.decay_p, self.config.decay_lambda, 1.0 / math.sqrt(self.config.head_dim))
+    def layout(self, attention_mask: torch.Tensor) -> NodeLayout:
+        """The nodes this model computes for a batch: compact (model.unpad) or all N."""
+        build = compact_layout if self.config.unpad else flat_layout
+        return build(attention_mask, self.config.num_roots, self.config.leaves_per_root)
+
+    def decay(self, layout: NodeLayout) -> torch.Tensor:
+        """The decay mask of the layout's nodes with 1/sqrt(d_h) folded in: (1, H, N, N) flat, (B, H, L, L)
+        compact; once per forward, shared by all layers."""
+        return decay_mask(pair_hops(layout.root, layout.slot), self.decay_p, self.config.decay_lambda,
+                          1.0 / math.sqrt(self.config.head_dim))
+
+    def set_query_key_position(self, module: nn.Module | None) -> None:
+        """Install a position signal on queries and keys in every layer (see model/attention.py)."""
+        for layer in self.layers:
+            layer.attention.query_key_position = module
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, leaf_relation: torch.Tensor,
                 head_length: torch.Tensor) -> torch.Tensor:
-        x = self.token_embedding(input_ids)                                              # (B, N, d)
-        x = self.hgat(x, leaf_relation, head_length, attention_mask)
-        key_bias, has_tokens = key_bias_for(attention_mask)
-        scaled_decay = self.decay()
+        """Hidden states (B, N, d) at the flat positions; nodes the layout left out (empty ones, in the
+        compact layout) are zeros, and so is every node of a fully padded sequence."""
+        hidden, layout = self.encode(input_ids, attention_mask, leaf_relation, head_length)
+        return layout.to_flat(hidden)
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, leaf_relation: torch.Tensor,
+               head_length: torch.Tensor) -> tuple[torch.Tensor, NodeLayout]:
+        """Hidden states (B, L, d) of the layout's nodes, and the layout (to map flat positions into L)."""
+        layout = self.layout(attention_mask)
+        ids = input_ids if not layout.is_compact else torch.where(
+            layout.valid, input_ids.gather(1, layout.position), PAD_ID)
+        x = self.token_embedding(ids)                                                    # (B, L, d)
+        x = self.hgat(x, leaf_relation, head_length, layout, self.token_embedding.weight[PAD_ID])
+        key_bias, has_tokens = key_bias_for(layout.valid)
+        scaled_decay = self.decay(layout)
         fast = self.compile_layers and worth_compiling(x, self.config.num_heads, self.layers[0])
         run_layer = compiled_layer_forward() if fast else _eager_layer_forward
         for layer in self.layers:
-            x = run_layer(layer, x, scaled_decay, key_bias)
+            x = run_layer(layer, x, scaled_decay, key_bias, layout.root, layout.slot)
         y = self.final_norm(F.gelu(self.final_dense(x)))
         # A fully padded sequence attended to its own padding (see key_bias_for); its output is 0.
-        return y * has_tokens[:, None, None].to(y.dtype)
+        return y * has_tokens[:, None, None].to(y.dtype), layout
 
 
 def _eager_layer_forward(layer: EncoderLayer, x: torch.Tensor, scaled_decay: torch.Tensor,
-                         key_bias: torch.Tensor) -> torch.Tensor:
-    return layer(x, scaled_decay, key_bias)
+                         key_bias: torch.Tensor, root: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
+    return layer(x, scaled_decay, key_bias, root, slot)

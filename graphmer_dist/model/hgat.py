@@ -5,7 +5,9 @@ leaf block):  e_kj = LeakyReLU_0.01(a_t·W_r t_k + a_h·W_r h_j),  α_kj = softm
 x_leaf(k) = E[t_k] + W_r Σ_j α_kj h_j  (DESIGN.md §3).
 
 Vectorised over all triples of the batch: a triple is addressed by its explicit (batch, root) index,
-never by order. Two identities keep it cheap: a·(W t) = (Wᵀa)·t, so the scores need only one
+never by order, and its head and tail nodes are found through the batch's `NodeLayout` (flat or
+compact). A head root that the compact layout left out (padding) reads as the [PAD] embedding, as
+it would in the flat layout. Two identities keep it cheap: a·(W t) = (Wᵀa)·t, so the scores need only one
 d-vector per relation; and W_r Σ α h = Σ α (W_r h), applied to the m ≤ R heads rather than K tails.
 """
 
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from graphmer_dist.config import ModelConfig
+from graphmer_dist.model.layout import NodeLayout
 
 
 class HGAT(nn.Module):
@@ -37,10 +40,10 @@ class HGAT(nn.Module):
                 table[0].zero_()
 
     def forward(self, embeddings: torch.Tensor, leaf_relation: torch.Tensor, head_length: torch.Tensor,
-                leaf_valid: torch.Tensor) -> torch.Tensor:
-        """embeddings (B, N, d) of the masked ids → the same with the leaves of every triple fused.
+                layout: NodeLayout, pad_embedding: torch.Tensor) -> torch.Tensor:
+        """embeddings (B, L, d) of the masked ids in `layout` → the same with the leaves of every triple fused.
 
-        leaf_relation, head_length: (B, R); leaf_valid: (B, N) bool (non-padding positions).
+        leaf_relation, head_length: (B, R); pad_embedding (d,): what a node left out of the layout holds.
         """
         batch_idx, root_idx = torch.nonzero(leaf_relation > 0, as_tuple=True)           # (T,), (T,)
         if batch_idx.numel() == 0:
@@ -53,9 +56,13 @@ class HGAT(nn.Module):
         weight = self.dropout(self.relation_weight)[relation]                            # (T, d, d)
         a_tail, a_head = self.dropout(self.relation_attention)[relation].chunk(2, dim=-1)  # (T, d) each
 
-        heads, head_mask = self._heads(embeddings, batch_idx, root_idx, head_length)      # (T, m, d), (T, m)
+        heads, head_mask = self._heads(embeddings, batch_idx, root_idx, head_length, layout, pad_embedding)
         leaf_pos = R + K * root_idx[:, None] + torch.arange(K, device=root_idx.device)    # (T, K)
-        tails = embeddings[batch_idx[:, None], leaf_pos]                                 # (T, K, d)
+        leaf_batch = batch_idx[:, None].expand_as(leaf_pos)
+        leaf_index = layout.index(leaf_batch, leaf_pos)                                  # (T, K) in L
+        present = leaf_index < layout.length
+        leaf_index = leaf_index.clamp(max=layout.length - 1)
+        tails = embeddings[leaf_batch, leaf_index]                                       # (T, K, d)
 
         heads_w = torch.bmm(heads, weight.transpose(1, 2))                               # (T, m, d) = W_r h
         tail_score = torch.bmm(tails, torch.bmm(weight.transpose(1, 2), a_tail[:, :, None]))  # (T, K, 1)
@@ -65,14 +72,14 @@ class HGAT(nn.Module):
         alpha = torch.softmax(scores.float(), dim=-1).to(heads_w.dtype)
         fused = tails + torch.bmm(alpha, heads_w)                                        # (T, K, d)
 
-        valid = leaf_valid[batch_idx[:, None], leaf_pos]                                 # (T, K)
-        fused = torch.where(valid[:, :, None], fused, tails)
+        valid = present & layout.valid[leaf_batch, leaf_index]                         # (T, K) real tail tokens
         out = embeddings.clone()
-        out[batch_idx[:, None], leaf_pos] = fused.to(out.dtype)
+        out[leaf_batch[valid], leaf_index[valid]] = fused[valid].to(out.dtype)
         return out
 
     def _heads(self, embeddings: torch.Tensor, batch_idx: torch.Tensor, root_idx: torch.Tensor,
-               head_length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+               head_length: torch.Tensor, layout: NodeLayout,
+               pad_embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Head token embeddings (T, m, d) at roots root..root+len-1 and their mask; len ≥ 1 always."""
         length = head_length[batch_idx, root_idx].clamp(min=1)
         length = torch.minimum(length, self.num_roots - root_idx)                         # stay inside roots
@@ -80,4 +87,8 @@ class HGAT(nn.Module):
         offsets = torch.arange(m, device=root_idx.device)
         mask = offsets[None, :] < length[:, None]                                        # (T, m)
         positions = (root_idx[:, None] + offsets[None, :]).clamp(max=self.num_roots - 1)
-        return embeddings[batch_idx[:, None], positions], mask
+        head_batch = batch_idx[:, None].expand_as(positions)
+        index = layout.index(head_batch, positions)
+        rows = embeddings[head_batch, index.clamp(max=layout.length - 1)]
+        missing = (index >= layout.length)[..., None]
+        return torch.where(missing, pad_embedding.to(rows.dtype), rows), mask

@@ -10,6 +10,7 @@ from graphmer_dist.config import ModelConfig, TrainConfig
 from graphmer_dist.model.encoder import GraphMER
 from graphmer_dist.model.heads import MaskedTokenHead, SpanBoundaryHead
 from graphmer_dist.model.init import init_graphmert
+from graphmer_dist.model.layout import NodeLayout
 
 IGNORE = -100
 
@@ -30,14 +31,14 @@ class GraphMERForPretraining(nn.Module):
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor,
                 leaf_relation: torch.Tensor, head_length: torch.Tensor, sbo_index: torch.Tensor,
                 sbo_labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        hidden = self.encoder(input_ids, attention_mask, leaf_relation, head_length)   # (B, N, d)
+        hidden, layout = self.encoder.encode(input_ids, attention_mask, leaf_relation, head_length)  # (B, L, d)
         batch_idx, pos_idx = torch.nonzero(labels != IGNORE, as_tuple=True)            # masked positions only
         targets = labels[batch_idx, pos_idx]
-        logits = self.mlm_logits(hidden[batch_idx, pos_idx]).float()                   # (M, V)
+        logits = self.mlm_logits(layout.gather(hidden, batch_idx, pos_idx)).float()    # (M, V)
         token_loss = F.cross_entropy(logits, targets, reduction="none")                 # (M,)
         is_root = pos_idx < self.config.num_roots
 
-        sbo_logits = self.sbo_head(hidden, sbo_index).float()
+        sbo_logits = self.sbo_head(hidden, _sbo_in_layout(sbo_index, layout)).float()
         sbo_loss = _mean(F.cross_entropy(sbo_logits, sbo_labels, reduction="none"))
         mlm_loss = _mean(token_loss)
         out = {"mlm_loss": mlm_loss, "sbo_loss": sbo_loss,
@@ -51,6 +52,13 @@ class GraphMERForPretraining(nn.Module):
         if self.train_config.loss == "combined":
             return mlm_loss
         return _mean(token_loss[is_root]) + self.train_config.leaf_loss_weight * _mean(token_loss[~is_root])
+
+
+def _sbo_in_layout(sbo_index: torch.Tensor, layout: NodeLayout) -> torch.Tensor:
+    """SBO rows (batch, left, right, offset) with the flat boundary positions mapped into the layout.
+    Boundaries are always non-empty roots (spans never touch [CLS]/[SEP]/[PAD], masking.py)."""
+    batch, left, right, offset = sbo_index.unbind(dim=1)
+    return torch.stack([batch, layout.index(batch, left), layout.index(batch, right), offset], dim=1)
 
 
 def _mean(values: torch.Tensor) -> torch.Tensor:
