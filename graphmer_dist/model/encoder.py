@@ -84,8 +84,11 @@ class GraphMER(nn.Module):
         layout = self.layout(attention_mask)
         ids = input_ids if not layout.is_compact else torch.where(
             layout.valid, input_ids.gather(1, layout.position), PAD_ID)
-        x = self.token_embedding(ids)                                                    # (B, L, d)
-        x = self.hgat(x, leaf_relation, head_length, layout, self.token_embedding.weight[PAD_ID])
+        # [PAD]'s embedding (what a node left out holds, for H-GAT) comes from the same embedding call:
+        # under ZeRO-3 the table is only gathered while the embedding module runs.
+        rows = self.token_embedding(torch.cat([ids.reshape(-1), ids.new_full((1,), PAD_ID)]))
+        x, pad_embedding = rows[:-1].view(*ids.shape, -1), rows[-1]                       # (B, L, d), (d,)
+        x = self.hgat(x, leaf_relation, head_length, layout, pad_embedding)
         key_bias, has_tokens = key_bias_for(layout.valid)
         scaled_decay = self.decay(layout)
         fast = self.compile_layers and worth_compiling(x, self.config.num_heads, self.layers[0])
