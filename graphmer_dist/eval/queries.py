@@ -120,7 +120,7 @@ def mask_positions(chunk: list[Pass], queries: list[Query], model: ModelConfig) 
 
 def hidden_at(model: torch.nn.Module, inputs: dict[str, torch.Tensor], batch: torch.Tensor,
               position: torch.Tensor) -> torch.Tensor:
-    """The encoder's states at (sequence, flat node position) pairs, (P, d). The one place that knows
-    the layout the encoder returns: under unpadded execution (issue 11), map the positions here."""
-    hidden = model.encoder(**inputs)                                   # (B, N, d)
-    return hidden[batch, position]
+    """The encoder's states at (sequence, flat node position) pairs, (P, d): the encoder computes its
+    node layout (compact under model.unpad) and the layout maps the flat positions into it."""
+    hidden, layout = model.encoder.encode(**inputs)                    # (B, L, d)
+    return layout.gather(hidden, batch, position)
