@@ -51,16 +51,23 @@ class RunBenchmark:
         self._first_step_at: float | None = None
         self._steps: list[tuple[int, float, int, int, float]] = []
         self._checkpoints: list[float] = []
+        self._work: list[tuple[int | None, int | None, float | None]] = []   # per step, beside _steps
 
     def mark_start(self) -> None:
         self._start = time.perf_counter()
 
-    def step(self, step: int, seconds: float, tokens: int, samples: int, data_wait_s: float = 0.0) -> None:
+    def step(self, step: int, seconds: float, tokens: int, samples: int, data_wait_s: float = 0.0, *,
+             nonpad_tokens: int | None = None, supervised_tokens: int | None = None,
+             flops: float | None = None) -> None:
+        """`tokens` counts flat positions (B·N); `nonpad_tokens` the non-empty nodes among them,
+        `supervised_tokens` the labelled ones, `flops` the training FLOPs the unpadded model needs for
+        the step (bench/flops.py; MFU then uses it instead of flops_per_token)."""
         if self._start is None:
             self.mark_start()
         if self._first_step_at is None:
             self._first_step_at = time.perf_counter()
         self._steps.append((step, float(seconds), int(tokens), int(samples), float(data_wait_s)))
+        self._work.append((nonpad_tokens, supervised_tokens, flops))
 
     def checkpoint(self, seconds: float) -> None:
         self._checkpoints.append(float(seconds))
@@ -106,8 +113,19 @@ class RunBenchmark:
         peak, source = (self.peak_flops, "given") if self.peak_flops else \
             resolve_peak(self.device_name, self.precision, self.device_type)
         mfu = per_device * self.flops_per_token / peak if per_device is not None and peak else None
+        work = steady_state(list(zip(self._steps, self._work)), self.warmup_steps)
+        rates = {}
+        for i, name in enumerate(("nonpad_tokens_per_s", "supervised_tokens_per_s", "flops_per_s")):
+            known = [(s[1], w[i]) for s, w in work if w[i] is not None and s[1] > 0]
+            rates[name] = percentiles([count / seconds for seconds, count in known]) if known else None
+        if rates["flops_per_s"] is not None and peak:           # needed FLOPs of the actual batches
+            mfu = rates["flops_per_s"]["median"] / self.world_size / peak
+        counted = [(s[2], w[0]) for s, w in work if w[0] is not None]
+        nonpad_fraction = sum(n for _, n in counted) / sum(t for t, _ in counted) if counted else None
         return {
             "tokens_per_s": tokens, "samples_per_s": samples, "tokens_per_s_per_device": per_device,
+            "nonpad_tokens_per_s": rates["nonpad_tokens_per_s"], "nonpad_fraction": nonpad_fraction,
+            "supervised_tokens_per_s": rates["supervised_tokens_per_s"],
             "flops_per_token": self.flops_per_token, "peak_flops_per_device": peak, "peak_source": source,
             "mfu": mfu, "steady_steps": len(steady), "warmup_steps": len(self._steps) - len(steady),
         }

@@ -11,7 +11,11 @@ or its meaning changes; readers refuse versions they do not know rather than gue
     git_commit      commit of the code that ran (None outside a git checkout)
     strategy, zero_stage, world_size, precision (resolved: fp32|bf16|fp16), device_type, device_name
     throughput      {tokens_per_s, samples_per_s: {median, p10, p90}, tokens_per_s_per_device,
-                     flops_per_token, peak_flops_per_device, peak_source, mfu, steady_steps, warmup_steps}
+                     flops_per_token, peak_flops_per_device, peak_source, mfu, steady_steps, warmup_steps,
+                     nonpad_tokens_per_s, supervised_tokens_per_s: {median, p10, p90} | None (non-empty
+                     nodes / labelled positions per second), nonpad_fraction (non-empty share of the
+                     flat positions); mfu counts the FLOPs the unpadded model needs when the steps
+                     reported them (bench/flops.py), else flops_per_token × tokens/s}
     peak_memory_bytes, memory_kind ("cuda_max_allocated" | "cpu_max_rss")
     time_to_first_step_s, data_wait_fraction, checkpoint_save_s {count, total, mean, max}
     final_metrics   {name: number} (loss, mlm_loss, accuracies, ...); steps; wall_time_s; price_per_hour

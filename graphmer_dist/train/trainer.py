@@ -17,6 +17,7 @@ from graphmer_dist.train.hooks import TrainHooks
 from graphmer_dist.train.metrics import MetricsWriter, Progress
 from graphmer_dist.train.preemption import EXIT_PREEMPTED, StopRequest, TimeBudget
 from graphmer_dist.train.setup import TrainContext
+from graphmer_dist.train.step import optimizer_step
 
 
 class Trainer:
@@ -60,34 +61,25 @@ class Trainer:
 
     def train_step(self) -> dict | None:
         """One optimizer step over grad_accum micro-batches; a metrics row on logging steps."""
-        start, wait, loss_sum, samples = time.perf_counter(), 0.0, 0.0, 0
-        strategy, accum = self.ctx.strategy, self.cfg.grad_accum_steps
-        micro_batches = self.ctx.train_batches.step_batches()
-        for micro in range(accum):
-            fetched = time.perf_counter()
-            batch, count = next(micro_batches)
-            batch = {k: v.to(self.ctx.precision.device) for k, v in batch.items()}
-            wait += time.perf_counter() - fetched
-            with strategy.sync_context(micro == accum - 1):
-                with self.ctx.precision.autocast():
-                    loss = strategy.model(**batch)["loss"]
-                strategy.backward(loss)
-            loss_sum += float(loss.detach())
-            samples += count
-        lr = strategy.lr  # the rate this step used, before the schedule advances
-        grad_norm = strategy.step()
+        start = time.perf_counter()
+        done = optimizer_step(self.ctx.strategy, self.ctx.precision, self.ctx.train_batches.step_batches(), self.cfg)
         self.step += 1
         seconds = time.perf_counter() - start
         self.budget.record_step(seconds)
-        tokens = samples * self.cfg.model.seq_len * self.ctx.world.world_size
+        W = self.ctx.world.world_size  # counts are this rank's; the record wants the job's
         if self.benchmark is not None:
-            self.benchmark.step(self.step, seconds, tokens, samples * self.ctx.world.world_size, wait)
+            self.benchmark.step(self.step, seconds, done.tokens * W, done.samples * W, done.data_wait_s,
+                                nonpad_tokens=done.nonpad_tokens * W, supervised_tokens=done.supervised_tokens * W,
+                                flops=done.flops * W)
         if self.step % self.cfg.train.log_every and self.step != self.cfg.train.steps:
             return None
-        loss_mean = all_reduce_sum([loss_sum / accum], self.ctx.precision.device, self.ctx.world)[0]
-        row = {"step": self.step, "loss": loss_mean / self.ctx.world.world_size, "lr": lr,
-               "grad_norm": grad_norm, "tokens_per_s": tokens / seconds, "step_s": seconds,
-               "data_wait_s": wait, "time": time.time()}
+        loss_mean = all_reduce_sum([done.loss_sum / self.cfg.grad_accum_steps], self.ctx.precision.device,
+                                   self.ctx.world)[0]
+        row = {"step": self.step, "loss": loss_mean / W, "lr": done.lr, "grad_norm": done.grad_norm,
+               "tokens_per_s": done.tokens * W / seconds, "nonpad_tokens_per_s": done.nonpad_tokens * W / seconds,
+               "supervised_tokens_per_s": done.supervised_tokens * W / seconds,
+               "nonpad_fraction": done.nonpad_tokens / done.tokens, "step_s": seconds,
+               "data_wait_s": done.data_wait_s, "time": time.time()}
         self.metrics.write(row)
         self.last_row = row
         return row
