@@ -53,4 +53,4 @@ def print_table(rows) -> None:
         table.add_column(column, justify="left" if column in COLUMNS[:3] + ("precision",) else "right")
     for row in rows:
         table.add_row(*(row.cells[c] for c in COLUMNS))
-    Console(width=200).print(table)
+    Console(width=240).print(table)

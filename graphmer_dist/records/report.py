@@ -13,7 +13,7 @@ from typing import Any
 
 COLUMNS: tuple[str, ...] = (
     "platform", "device", "strategy", "world size", "precision", "tokens/s", "tokens/s/device",
-    "tokens/$", "MFU", "non-pad tokens/s", "non-pad", "peak mem", "first step", "ckpt save", "final loss",
+    "tokens/$", "MFU", "non-pad tok/s", "peak mem", "first step", "ckpt save", "final loss",
     "val tail MRR", "× base",
 )
 
@@ -48,8 +48,7 @@ def _row(record: dict[str, Any]) -> Row:
         "precision": record["precision"],
         "tokens/s": _number(tokens["median"]),
         "tokens/s/device": _number(tp.get("tokens_per_s_per_device")),
-        "non-pad tokens/s": _number((tp.get("nonpad_tokens_per_s") or {}).get("median")),
-        "non-pad": _percent(tp.get("nonpad_fraction")),
+        "non-pad tok/s": _number((tp.get("nonpad_tokens_per_s") or {}).get("median")),
         "tokens/$": _number(per_dollar),
         "MFU": _percent(tp.get("mfu")),
         "peak mem": _bytes(record.get("peak_memory_bytes")),
