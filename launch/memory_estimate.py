@@ -3,7 +3,9 @@
     total = model states (params, grads, optimizer; sharded by ZeRO) + activations + the decay mask
 
 Model states follow the ZeRO paper's accounting with Adam. Activations count what autograd keeps
-per layer for a micro-batch, including the (B, H, N, N) attention scores, which dominate at N ≥ 512.
+per layer for a micro-batch of L computed nodes per sequence, including the (B, H, L, L) attention
+scores. L is N = R·(K+1) for the padded model (model.unpad=false); the unpadded model computes only
+the non-empty nodes, L = `computed_nodes` (bucketed, see graphmer_dist/model/layout.py).
 It is an estimate (allocator fragmentation and CUDA context are covered by the plan's headroom), good
 enough to choose a strategy and micro-batch; tests pin the parameter count to the real model.
 """
@@ -13,10 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphmer_dist.config import ModelConfig
+from graphmer_dist.model.layout import BUCKET
 
 # Rows of the MLM/SBO logits per sequence, as a fraction of N: the heads only score masked positions
 # (15% of roots plus the masked leaves, at most ~15% of the leaves) plus the SBO rows. Rounded up.
 LOGIT_ROW_FRACTION = 0.25
+# Without a measured dataset, the unpadded model is sized for sequences whose leaf blocks are this full.
+# Measured: the stdlib cpu-small dataset fills ~2% of its 448 leaf slots on average (75 of 512 nodes
+# non-empty); a dense-injection corpus fills more. A quarter is a safe upper bound for both.
+ASSUMED_LEAF_FILL = 0.25
 # DDP keeps gradient buckets beside the gradients (a copy unless gradient_as_bucket_view).
 DDP_BUCKET_BYTES_PER_PARAM = 4
 
@@ -78,24 +85,38 @@ def offload_ram_bytes(params: int) -> int:
     return params * 12
 
 
+def computed_nodes(model: ModelConfig) -> int:
+    """Nodes per sequence the model computes: N padded; unpadded, every root plus ASSUMED_LEAF_FILL of
+    the leaf slots, rounded up to the layout's bucket (never above N)."""
+    N = model.seq_len
+    if not model.unpad:
+        return N
+    nodes = model.num_roots + ASSUMED_LEAF_FILL * model.num_roots * model.leaves_per_root
+    return min(N, -(-int(nodes) // BUCKET) * BUCKET)
+
+
 def activation_bytes(model: ModelConfig, micro_batch: int, act_bytes: int) -> int:
-    """What autograd saves for one micro-batch (B sequences of N nodes), all layers plus the heads."""
-    B, N, d, f, H = micro_batch, model.seq_len, model.hidden_size, model.ffn_size, model.num_heads
-    # Per token per layer: LN/QKV inputs, q, k, v, context, FFN input, pre- and post-GELU (f each),
+    """What autograd saves for one micro-batch (B sequences of L computed nodes), all layers plus the heads."""
+    B, L, d, f, H = micro_batch, computed_nodes(model), model.hidden_size, model.ffn_size, model.num_heads
+    # Per node per layer: LN/QKV inputs, q, k, v, context, FFN input, pre- and post-GELU (f each),
     # LN input → ≈ 8d + 2f values at the compute precision, plus two 1-byte dropout masks of d.
-    linear = B * N * ((8 * d + 2 * f) * act_bytes + 2 * d)
+    linear = B * L * ((8 * d + 2 * f) * act_bytes + 2 * d)
     # The attention scores: q·kᵀ (compute precision), softmax output in fp32 and its cast back.
-    scores = B * H * N * N * (2 * act_bytes + 4)
+    scores = B * H * L * L * (2 * act_bytes + 4)
     per_layer = linear + scores
-    transient = B * H * N * N * 4                                 # one fp32 (B,H,N,N) in flight (logits / grad)
-    embeddings = B * N * d * (4 + 4)                              # embedding output and H-GAT fused copy
-    logits = int(B * N * LOGIT_ROW_FRACTION) * model.vocab_size * (act_bytes + 4 + 4)  # logits, fp32, grad
+    transient = B * H * L * L * 4                                 # one fp32 (B,H,L,L) in flight (logits / grad)
+    embeddings = B * L * d * (4 + 4)                              # embedding output and H-GAT fused copy
+    # The heads score labelled positions only: a fraction of the flat N, padded or not.
+    logits = int(B * model.seq_len * LOGIT_ROW_FRACTION) * model.vocab_size * (act_bytes + 4 + 4)
     return model.num_layers * per_layer + transient + embeddings + 2 * logits  # MLM and SBO heads
 
 
-def decay_mask_bytes(model: ModelConfig) -> int:
-    """D is stored once as (H, N, N) fp32, plus its gradient (p_h is learnable)."""
-    return 2 * model.num_heads * model.seq_len * model.seq_len * 4
+def decay_mask_bytes(model: ModelConfig, micro_batch: int) -> int:
+    """D in fp32 plus its gradient (p_h is learnable): (H, N, N) once when padded, (B, H, L, L) per
+    micro-batch when unpadded (each sequence has its own nodes)."""
+    L = computed_nodes(model)
+    copies = 1 if not model.unpad else micro_batch
+    return 2 * copies * model.num_heads * L * L * 4
 
 
 def estimate(model: ModelConfig, *, micro_batch: int, precision: str, strategy: str, zero_stage: int,
@@ -106,5 +127,5 @@ def estimate(model: ModelConfig, *, micro_batch: int, precision: str, strategy: 
         params=params,
         model_states_bytes=model_state_bytes(params, strategy, zero_stage, workers, mixed, offload_optimizer),
         activations_bytes=activation_bytes(model, micro_batch, 2 if mixed else 4),
-        decay_mask_bytes=decay_mask_bytes(model),
+        decay_mask_bytes=decay_mask_bytes(model, micro_batch),
     )

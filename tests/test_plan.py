@@ -18,7 +18,8 @@ from platforms.hardware import GIB
 SHIPPED = ("tiny", "cpu-small", "graphmer-se-85m", "graphmert-base")
 CLUSTER_RUN_DIR = "checkpoint.run_dir=s3://bucket/runs"
 # A ~1.4B-parameter variant whose model states alone exceed a 15 GB T4.
-HUGE = ("model.hidden_size=2048", "model.num_layers=24", "model.num_heads=16", "model.ffn_size=8192")
+HUGE = ("model.hidden_size=2048", "model.num_layers=24", "model.num_heads=16", "model.ffn_size=8192",
+        "model.unpad=false")  # sized with the padded activations (all N nodes)
 
 
 @pytest.fixture
@@ -72,9 +73,12 @@ def test_shipped_config_plans_on_every_target(away, config_name, target):
 
 
 def test_micro_batch_shrinks_until_activations_fit_on_an_8_gb_gpu(away):
-    plan = make_plan(platforms.resolve("local", "RTX3070"), load_config("graphmert-base"))
+    spec = platforms.resolve("local", "RTX3070")
+    plan = make_plan(spec, load_config("graphmert-base", ["model.unpad=false"]))   # all N = 1024 nodes
     assert plan.micro_batch_size < 16 and plan.strategy == "single"
     assert plan.micro_batch_size * plan.grad_accum_steps == 128
+    unpadded = make_plan(spec, load_config("graphmert-base"))     # only the non-empty nodes: more fit
+    assert unpadded.micro_batch_size > plan.micro_batch_size
 
 
 def test_model_states_too_big_for_ddp_choose_the_lowest_zero_stage_that_fits(away):
