@@ -26,8 +26,23 @@ def resolve_device(device: str) -> torch.device:
     if device in ("cuda", "auto") and torch.cuda.is_available():
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local_rank)
+        if os.environ.get(DETERMINISTIC_ENV) == "1":
+            make_cuda_deterministic()
         return torch.device("cuda", local_rank)
     return torch.device("cpu")
+
+
+DETERMINISTIC_ENV = "GRAPHMER_DETERMINISTIC"
+"""=1: bit-reproducible CUDA runs (benchmarks/gpu_check.sh compares a resumed run with an uninterrupted
+one). Off by default: deterministic kernels (index_add/scatter backward, cuBLAS workspaces) are slower."""
+
+
+def make_cuda_deterministic() -> None:
+    """cuBLAS needs a fixed workspace to be deterministic (set before its first use); torch then picks
+    deterministic kernels, warning (not failing) where an op has none, so the check can report it."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
