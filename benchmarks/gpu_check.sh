@@ -47,11 +47,11 @@ START = time.monotonic()
 DEADLINE = START + float(os.environ["GPU_CHECK_BUDGET_S"])
 PY = sys.executable
 RESULTS = []
-# CI shapes: two layers of d=64 over 8 roots; on the GPU the shipped configs as they are.
+# CI shapes: the tiny config's (d=64, 2 layers, R=16, K=3, vocab 512), so one small dataset serves the
+# benchmarks, training and eval; on the GPU the shipped configs as they are, each on its own dataset.
 TINY = ["model.vocab_size=512", "model.hidden_size=64", "model.num_layers=2", "model.num_heads=2",
-        "model.ffn_size=128", "model.num_roots=8", "model.leaves_per_root=3", "model.max_span_length=3",
-        "train.micro_batch_size=2",
-        "train.global_batch_size=2"]
+        "model.ffn_size=128", "model.num_roots=16", "model.leaves_per_root=3", "model.max_span_length=3",
+        "train.micro_batch_size=4", "train.global_batch_size=4"]
 BENCH_CONFIGS = {"cpu-small": TINY if CPU else [], "graphmert-base": (TINY + ["model.num_layers=1"]) if CPU else []}
 PRECISIONS = ["fp32", "fp16"] if CPU else ["bf16", "fp16"]
 # (config, precision) benchmarked; CI keeps one graphmert-base run, the GPU all four.
@@ -149,40 +149,46 @@ def step_imports():
             if rc == 0 else failed("imports", rc, out)
 
 
-def data_start():
-    """Start building the dataset (cpu-small from this machine's stdlib; CI: tiny from the test corpus) in
-    the background: on the GPU machine it runs on all but 4 cores while the benchmarks use the GPU."""
-    out = WORK / "data"
+def data_start(config):
+    """Start building `config`'s dataset (from this machine's stdlib; CI: tiny from the test corpus) in the
+    background, on part of the cores, while other steps use the GPU."""
+    out = WORK / f"data-{config}"
     corpus = ["--corpus", "tests/data/corpus/shop"] if CPU else []  # the stdlib is the default corpus
-    workers = 1 if CPU else max(1, (os.cpu_count() or 8) - 4)
-    args = cli("data", "--config", TRAIN_CONFIG, *sets(TRAIN_SETS + [f"data.workers={workers}"]), "--out", str(out),
+    workers = 1 if CPU else max(1, ((os.cpu_count() or 8) - 2) // len(DATASETS))
+    args = cli("data", "--config", config, *sets(DATASETS[config] + [f"data.workers={workers}"]), "--out", str(out),
                *corpus)
-    log(f"run  data (background): {' '.join(args)}")
-    handle = open(WORK / "data.log", "w")
+    log(f"run  data {config} (background): {' '.join(args)}")
+    handle = open(WORK / f"data {config}.log", "w")
     return subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT), out, time.monotonic()
 
 
-def data_wait(started):
+def data_wait(config, started):
+    name = f"data {config}"
+    if started is None:
+        return None
     proc, out, since = started
-    limit = min((90 * SLOW if CPU else 240) - (time.monotonic() - since), left() - 60)
+    limit = min((90 * SLOW if CPU else 270) - (time.monotonic() - since), left() - 60)
     try:
         rc = proc.wait(timeout=max(1, limit))
     except subprocess.TimeoutExpired:
         proc.kill()
-        record("data", "FAIL", f"not built after {time.monotonic() - since:.0f}s (see {WORK / 'data.log'})")
+        record(name, "FAIL", f"not built after {time.monotonic() - since:.0f}s (see {WORK / (name + '.log')})")
         return None
     if rc != 0:
-        failed("data", rc, (WORK / "data.log").read_text())
+        failed(name, rc, (WORK / f"{name}.log").read_text())
         return None
     manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else {}
-    record("data", "OK", f"built from {'tests/data/corpus/shop' if CPU else 'the stdlib'} in the background, ready "
+    record(name, "OK", f"built from {'tests/data/corpus/shop' if CPU else 'the stdlib'} in the background, ready "
            f"{time.monotonic() - since:.0f}s after its start: {out}", sequences=manifest.get("num_sequences"))
     return out
 
 
-def bench(name, config, precision, attention, overrides):
+def bench(name, config, precision, attention, overrides, dataset):
+    if dataset is None:
+        return record(name, "SKIP", "no dataset for it (see the data steps)")
     out = WORK / f"{name}.json"
     got = run(name, cli("bench", "--config", config, "--precision", precision, "--attention", attention,
+                        "--dataset", str(dataset),
                         *BENCH_STEPS, *sets(overrides + [f"train.device={DEVICE}"]), "--json", str(out)),
               150 if CPU else (150 if attention == "flex" else 75))
     if got is None:
@@ -198,16 +204,16 @@ def bench(name, config, precision, attention, overrides):
     return r
 
 
-def step_bench():
-    for config, precision in BENCH_RUNS:
-        bench(f"bench {config} {precision}", config, precision, "eager", BENCH_CONFIGS[config])
+def step_bench(config, dataset):
+    for precision in [p for c, p in BENCH_RUNS if c == config]:
+        bench(f"bench {config} {precision}", config, precision, "eager", BENCH_CONFIGS[config], dataset)
 
 
-def step_compiled():
+def step_compiled(dataset):
     if CPU:
         return record("compiled", "SKIP", "DEVICE=cpu: compiling on CI's 2 cores takes minutes "
                       "(tests/test_model_attention.py covers the flex path on CPU)")
-    r = bench(f"compiled cpu-small {PRECISIONS[0]}", "cpu-small", PRECISIONS[0], "flex", [])
+    r = bench(f"compiled cpu-small {PRECISIONS[0]}", "cpu-small", PRECISIONS[0], "flex", [], dataset)
     eager = next((x for x in RESULTS if x["step"] == f"bench cpu-small {PRECISIONS[0]}" and x["status"] == "OK"), None)
     if r and eager:
         record("compiled vs eager", "OK", f"flex/eager tokens/s = {r['tokens_per_s'] / eager['tokens_per_s']:.2f}×")
@@ -217,6 +223,8 @@ def step_compiled():
 TRAIN_CONFIG = "tiny" if CPU else "cpu-small"
 TRAIN_SETS = ["data.file_val_fraction=0.15", "data.file_test_fraction=0.15", "data.triple_val_fraction=0.1",
               "data.triple_test_fraction=0.2", "data.shard_size=64"] if CPU else []
+# config → overrides of each dataset to build: CI one (tiny), the GPU one per benchmarked config.
+DATASETS = {TRAIN_CONFIG: TRAIN_SETS} if CPU else {"cpu-small": [], "graphmert-base": []}
 # Bit-exact resume needs run-to-run determinism: on a CPU one thread (multi-threaded reductions may
 # split work differently), on CUDA the GRAPHMER_DETERMINISTIC settings below.
 DETERMINISM_SETS = ["train.num_threads=1"] if CPU else []
@@ -306,7 +314,9 @@ def step_eval(dataset):
     if got[0] != 0:
         return failed("eval", *got)
     r = json.loads(out.read_text())
-    record("eval", "OK", f"{r.get('num_queries')} queries, filtered MRR {r.get('filtered_mrr')}, precision "
+    mrr = r.get("filtered_mrr")
+    mrr = f"{mrr:.4f}" if isinstance(mrr, float) else str(mrr)
+    record("eval", "OK", f"{r.get('num_queries')} queries, filtered MRR {mrr}, precision "
            f"{r.get('precision')}, {r.get('eval_seconds')} s", filtered_mrr=r.get("filtered_mrr"))
 
 
@@ -343,14 +353,19 @@ def main():
     log(f"gpu_check on DEVICE={DEVICE}, budget {os.environ['GPU_CHECK_BUDGET_S']}s, work folder {WORK}")
     for step in (step_env, step_imports):
         guard(step)
-    building = guard(data_start)
-    guard(step_bench)
-    dataset = guard(data_wait, building) if building else None
+    building = {config: guard(data_start, config) for config in DATASETS}
+    datasets = {}
+    for config in BENCH_CONFIGS:
+        own = TRAIN_CONFIG if CPU else config
+        if own not in datasets:
+            datasets[own] = guard(data_wait, own, building[own])
+        guard(step_bench, config, datasets[own])
+    dataset = datasets.get(TRAIN_CONFIG)
     for precision in TRAIN_PRECISIONS:
         guard(step_train, precision, dataset)
     guard(step_eval, dataset)
     guard(step_memory)
-    guard(step_compiled)  # last: compiling takes the longest, and gets whatever time is left
+    guard(step_compiled, dataset)  # last: compiling takes the longest, and gets whatever time is left
     return report()
 
 
