@@ -7,13 +7,18 @@ reports it with `checkpoint_dir_name="step-NNNNNNN"`; Ray uploads and merges the
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import tempfile
+from pathlib import Path
 
 import ray.train
 
+from graphmer_dist.checkpoint import verify_folder
 from graphmer_dist.train.loop import local_hooks
+
+log = logging.getLogger(__name__)
 
 
 @ray.remote(num_cpus=0)
@@ -44,10 +49,19 @@ class RayHooks:
             return self.fallback.resume_checkpoint()
         import pyarrow.fs
         if isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem):
-            return checkpoint.path
-        download = tempfile.TemporaryDirectory(prefix="graphmer-resume-")
-        self._downloads.append(download)
-        return checkpoint.to_directory(os.path.join(download.name, os.path.basename(checkpoint.path)))
+            folder = checkpoint.path
+        else:
+            download = tempfile.TemporaryDirectory(prefix="graphmer-resume-")
+            self._downloads.append(download)
+            folder = checkpoint.to_directory(os.path.join(download.name, os.path.basename(checkpoint.path)))
+        # Ray hands back the last reported checkpoint after a worker-group restart; a node lost mid-upload
+        # can leave it torn. Verify it like any other; when it fails, the run folder's newest valid one.
+        problem = verify_folder(Path(folder))
+        if problem:
+            log.warning("Ray's checkpoint %s is not intact (%s); resuming from the run folder's newest valid "
+                        "checkpoint instead", checkpoint.path, problem)
+            return self.fallback.resume_checkpoint()
+        return folder
 
     def stop_requested(self) -> bool:
         return self.stop_flag is not None and ray.get(self.stop_flag.get.remote()) is not None

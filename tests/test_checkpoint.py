@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -193,14 +194,17 @@ def _stop_when_uploaded(s3, prefix: str, restart_after: float | None = None,
     raise AssertionError("the upload never started")
 
 
-def test_move_hands_staged_files_over_without_copying(tmp_path):
+def test_publish_hands_a_staged_folder_over_without_hashing_or_copying_again(tmp_path):
+    from graphmer_dist.checkpoint.layout import write_manifest
     staged = tmp_path / "staging"
     staged.mkdir()
     (staged / "model.pt").write_bytes(b"w" * 4096)
     inode = (staged / "model.pt").stat().st_ino
+    write_manifest(staged, 10, META, {"model.pt": {"sha256": hashlib.sha256(b"w" * 4096).hexdigest(), "size": 4096}})
+    staged_manifest = (staged / "manifest.json").read_bytes()
     manager = CheckpointManager(open_storage(str(tmp_path / "run")), keep=2)
-    manager.save(10, {"model.pt": staged / "model.pt", "config.json": b"{}"}, META, move=True)
+    manager.publish(staged)
     published = manager.load(manager.latest_valid())
-    assert not (staged / "model.pt").exists()
     assert (published / "model.pt").stat().st_ino == inode  # renamed, not copied
+    assert (published / "manifest.json").read_bytes() == staged_manifest  # written once, by the writer
     assert (published / "model.pt").read_bytes() == b"w" * 4096

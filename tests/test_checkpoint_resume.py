@@ -55,7 +55,7 @@ def test_explicit_checkpoint_folder_and_run_folder(tmp_path):
 
 
 def test_explicit_path_without_a_checkpoint_is_an_error(tmp_path):
-    with pytest.raises(CheckpointError, match=r"--resume .*nowhere: there is no checkpoint there.*'auto' or 'never'"):
+    with pytest.raises(CheckpointError, match=r"nowhere: there is no checkpoint there.*'auto' or 'never'"):
         resolve_resume(str(tmp_path / "nowhere"), str(tmp_path / "run"))
 
 

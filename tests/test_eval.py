@@ -228,7 +228,7 @@ def test_weights_that_do_not_fit_their_config_are_refused(kg_world, tmp_path):
     with pytest.raises(CheckpointError, match="does not fit the model its own config.json describes"):
         evaluate_checkpoint(str(bad), str(kg_world["dataset"]))
     (bad / "model.pt").write_bytes(b"not a state dict")
-    with pytest.raises(CheckpointError, match="model.pt cannot be read"):
+    with pytest.raises(CheckpointError, match="model.pt was refused: it is not a plain tensor file"):
         evaluate_checkpoint(str(bad), str(kg_world["dataset"]))
     (bad / "manifest.json").unlink()
     with pytest.raises(CheckpointError, match="no manifest.json"):
@@ -237,7 +237,7 @@ def test_weights_that_do_not_fit_their_config_are_refused(kg_world, tmp_path):
 
 def test_a_run_folder_without_checkpoints_is_a_checkpoint_error(tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(tmp_path), "--dataset", str(tmp_path)]) == 2
-    assert "neither a checkpoint folder" in capsys.readouterr().err
+    assert "there is no checkpoint there" in capsys.readouterr().err
 
 
 def test_without_dataset_the_checkpoints_own_dataset_is_found_in_the_cache(tmp_path):

@@ -56,8 +56,8 @@ def test_resuming_a_per_tensor_checkpoint_keeps_the_fused_kernel_and_the_moments
     saved = old.state_dict()
 
     resumed = _strategy(_model())
-    resumed.load_model_state(old.portable_state_dict())
-    resumed.load_state_dict(saved, checkpoint_dir="unused")
+    resumed.raw_model.load_state_dict(old.portable_state_dict())
+    resumed.load_state_dict(saved)
     assert all(group["fused"] for group in resumed.optimizer.param_groups)
     first = next(iter(old.raw_model.parameters()))
     moments = resumed.optimizer.state[next(iter(resumed.raw_model.parameters()))]

@@ -27,7 +27,7 @@ from typing import Any
 
 from graphmer_dist.checkpoint import manifest as mf
 from graphmer_dist.errors import CheckpointError
-from graphmer_dist.storage import Storage, join
+from graphmer_dist.storage import Storage, join, open_storage
 from graphmer_dist.storage.local import TEMP_PREFIX
 
 log = logging.getLogger(__name__)
@@ -55,39 +55,40 @@ class CheckpointManager:
         self._verified: dict[str, Path] = {}  # uri → local folder whose checksums passed
 
     # -- writing ---------------------------------------------------------------------------------------
-    def save(self, step: int, files: dict[str, bytes | Path], meta: dict[str, Any],
-             move: bool = False) -> CheckpointRef:
-        """Publish `files` as checkpoint `step` (manifest last), then apply retention.
+    def save(self, step: int, files: dict[str, bytes | Path], meta: dict[str, Any]) -> CheckpointRef:
+        """Publish `files` as checkpoint `step` (hashed here, manifest last), then apply retention."""
+        entries = {name: _entry(value) for name, value in files.items()}
+        return self._publish(step, files, mf.build_manifest(step, meta, entries), move=False)
 
-        `move=True`: `Path` files are handed over — renamed into a local run folder instead of copied
-        (halves the cost of a large local save); the caller must not use them afterwards."""
+    def publish(self, folder: Path) -> CheckpointRef:
+        """Publish a staged local folder whose manifest.json its writers completed: the files are not
+        hashed again, and are handed over (renamed into a local run folder on the same filesystem)."""
+        manifest = json.loads((folder / mf.MANIFEST).read_text())
+        files = {name: folder / name for name in manifest["files"]}
+        return self._publish(int(manifest["step"]), files, manifest, move=True)
+
+    def _publish(self, step: int, files: dict[str, bytes | Path], manifest: dict, move: bool) -> CheckpointRef:
         final = join(self.prefix, mf.step_dirname(step))
         if self.storage.atomic_rename:
-            self._save_by_rename(step, final, files, meta, move)
+            self._save_by_rename(step, final, files, manifest, move)
         else:
-            self._save_marker_last(step, final, files, meta, move)
+            self._save_marker_last(final, files, manifest, move)
         self._verified.pop(self.storage.uri(final), None)
         self.prune()
         return CheckpointRef(self.storage, final, step)
 
-    def _write_all(self, folder: str, step: int, files: dict[str, bytes | Path], meta: dict[str, Any],
-                   move: bool) -> None:
-        entries = {}
+    def _write_all(self, folder: str, files: dict[str, bytes | Path], manifest: dict, move: bool) -> None:
         for name, value in files.items():
             if isinstance(value, (bytes, bytearray, memoryview)):
-                data = bytes(value)
-                self.storage.write_bytes(join(folder, name), data)
-                entries[name] = {"sha256": mf.sha256_bytes(data), "size": len(data)}
-            else:  # hash first: with move=True the file is gone afterwards
-                entries[name] = {"sha256": mf.sha256_file(Path(value)), "size": Path(value).stat().st_size}
+                self.storage.write_bytes(join(folder, name), bytes(value))
+            else:
                 self.storage.write_file(join(folder, name), Path(value), move=move)
-        manifest = mf.build_manifest(step, meta, entries)
         self.storage.write_bytes(join(folder, mf.MANIFEST), json.dumps(manifest, indent=2).encode())
 
-    def _save_by_rename(self, step: int, final: str, files: dict[str, bytes | Path], meta: dict[str, Any],
+    def _save_by_rename(self, step: int, final: str, files: dict[str, bytes | Path], manifest: dict,
                         move: bool) -> None:
         tmp = join(self.prefix, f"{TEMP_PREFIX}{mf.step_dirname(step)}-{uuid.uuid4().hex[:8]}")
-        self._write_all(tmp, step, files, meta, move)
+        self._write_all(tmp, files, manifest, move)
         if self.storage.local_path(final).exists():  # re-saving a step (a resumed run): swap, then drop old
             old = join(self.prefix, f"{TEMP_PREFIX}old-{uuid.uuid4().hex[:8]}")
             self.storage.rename_prefix(final, old)
@@ -96,12 +97,11 @@ class CheckpointManager:
         else:
             self.storage.rename_prefix(tmp, final)
 
-    def _save_marker_last(self, step: int, final: str, files: dict[str, bytes | Path], meta: dict[str, Any],
-                          move: bool) -> None:
+    def _save_marker_last(self, final: str, files: dict[str, bytes | Path], manifest: dict, move: bool) -> None:
         # An older save of the same step: drop its marker first so it is never mistaken for the new one.
         if self.storage.exists(join(final, mf.MANIFEST)):
             self.storage.delete_prefix(final)
-        self._write_all(final, step, files, meta, move)
+        self._write_all(final, files, manifest, move)
 
     # -- finding and verifying -------------------------------------------------------------------------
     def all_refs(self) -> list[CheckpointRef]:
@@ -201,6 +201,12 @@ def verify(ref: CheckpointRef, copy_to: Path | None) -> str:
     return mf.checksum_problem(manifest, folder)
 
 
+def verify_folder(folder: Path) -> str:
+    """'' when the local checkpoint `folder` has a manifest and every file matches it, else why not."""
+    manifest, reason = mf.read_manifest(open_storage(str(folder)), "")
+    return reason or mf.checksum_problem(manifest, folder)
+
+
 def _sizes_in(ref: CheckpointRef, listing: dict[str, int]) -> dict[str, int]:
     """{name: size} of the files directly inside `ref`'s folder, from a listing of keys."""
     head = ref.key.strip("/") + "/"
@@ -210,3 +216,9 @@ def _sizes_in(ref: CheckpointRef, listing: dict[str, int]) -> dict[str, int]:
 def _shallow_ok(ref: CheckpointRef, listing: dict[str, int]) -> bool:
     manifest, _ = mf.read_manifest(ref.storage, ref.key)
     return manifest is not None and mf.shallow_problem(manifest, _sizes_in(ref, listing)) == ""
+
+
+def _entry(value: bytes | Path) -> dict[str, Any]:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"sha256": mf.sha256_bytes(bytes(value)), "size": len(value)}
+    return {"sha256": mf.sha256_file(Path(value)), "size": Path(value).stat().st_size}

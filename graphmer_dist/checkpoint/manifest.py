@@ -17,7 +17,8 @@ from typing import Any
 from graphmer_dist.storage import Storage, join
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: no pickled objects (RNG states as tensors, step and sampler in train_state.json)."""
 REQUIRED_META = ("config_hash", "model_hash", "world_size", "strategy")
 STEP_DIR = re.compile(r"^step-(\d+)$")
 _HASH_CHUNK = 8 << 20

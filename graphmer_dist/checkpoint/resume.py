@@ -44,9 +44,16 @@ def resolve_resume(resume: str, run_dir: str, extra_roots: Sequence[str] = (), *
         found = _newest(managers)
     else:
         found = _explicit(resume, endpoint, cache_dir)
-    if found is None:
-        return None
-    manager, ref = found
+    return None if found is None else _load(*found, model_hash)
+
+
+def resolve_checkpoint(path: str, endpoint: str | None = None, cache_dir: Path | None = None) -> ResolvedCheckpoint:
+    """A checkpoint folder, or the newest valid checkpoint of a run folder (local or s3://), verified and
+    local — for evaluation and anything else that reads one checkpoint; CheckpointError when there is none."""
+    return _load(*_explicit(path, endpoint, cache_dir), None)
+
+
+def _load(manager: CheckpointManager, ref: CheckpointRef, model_hash: str | None) -> ResolvedCheckpoint:
     path = manager.load(ref)
     manifest = mf.read_manifest(ref.storage, ref.key)[0]
     check_model_hash(manifest, model_hash, ref.uri)
@@ -104,10 +111,10 @@ def _explicit(path: str, endpoint: str | None, cache_dir: Path | None) -> tuple[
         manager = CheckpointManager(run_storage, cache_dir=cache_dir)
         ref = manager.latest_valid()
         if ref is None:
-            raise CheckpointError(f"--resume {path}: none of the checkpoints in {path}/checkpoints is complete "
-                                  "and intact (see the warnings above). Point --resume at another checkpoint or "
-                                  "start fresh with --resume never.")
+            raise CheckpointError(f"{path}: none of the checkpoints in {path}/checkpoints is complete and "
+                                  "intact (see the warnings above). Point at another checkpoint, or start "
+                                  "training fresh with --resume never.")
         return manager, ref
-    raise CheckpointError(f"--resume {path}: there is no checkpoint there (no manifest.json and no checkpoints/ "
-                          "folder). Give a checkpoint folder such as <run_dir>/checkpoints/step-0000100, a run "
-                          "folder, 'auto' or 'never'.")
+    raise CheckpointError(f"{path}: there is no checkpoint there (no manifest.json and no checkpoints/ "
+                          "folder). Give a checkpoint folder such as <run_dir>/checkpoints/step-0000100 or a run "
+                          "folder (--resume also takes 'auto' or 'never').")

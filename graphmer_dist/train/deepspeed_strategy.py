@@ -9,15 +9,17 @@ state (and, at stage 3, parameters), so each rank writes its own files into the 
 from __future__ import annotations
 
 import contextlib
-import os
 import warnings
+from pathlib import Path
 
 import torch
 
+from graphmer_dist.checkpoint.safe_load import load_tensors
 from graphmer_dist.config import Config
 from graphmer_dist.train.distributed import WorldInfo
 from graphmer_dist.train.optim import build_optimizer, build_scheduler
 from graphmer_dist.train.precision import Precision
+from graphmer_dist.train.strategy import register
 
 DEEPSPEED_SUBDIR = "deepspeed"
 """Folder inside a checkpoint that holds DeepSpeed's own (per-rank) files."""
@@ -82,18 +84,26 @@ class DeepSpeedStrategy:
     def lr(self) -> float:
         return self.scheduler.get_last_lr()[0]
 
-    def state_dict(self) -> dict:
-        return {}  # optimizer, scheduler and scaler are inside DeepSpeed's own files
+    def save(self, directory: Path, rank: int) -> None:
+        """Collective: every rank writes its shard of the engine state (optimizer, scheduler, scaler)."""
+        self.engine.save_checkpoint(str(directory / DEEPSPEED_SUBDIR), tag=DEEPSPEED_TAG, save_latest=False)
 
-    def load_state_dict(self, state: dict, checkpoint_dir: str) -> None:
-        path, _ = self.engine.load_checkpoint(os.path.join(checkpoint_dir, DEEPSPEED_SUBDIR), tag=DEEPSPEED_TAG,
+    def resume_problem(self, saved_strategy: str, saved_world_size: int) -> str:
+        if saved_strategy != "deepspeed":
+            return (f"it was saved by strategy '{saved_strategy}', without DeepSpeed's optimizer shards; "
+                    f"resume it with --strategy {saved_strategy}")
+        if saved_world_size != self.world.world_size:
+            return (f"DeepSpeed's ZeRO shards were cut for {saved_world_size} worker(s), this run has "
+                    f"{self.world.world_size}; resume with --num-workers {saved_world_size}")
+        return ""
+
+    def load(self, directory: Path, saved_world_size: int) -> None:
+        # Every file DeepSpeed reads goes through the weights_only loader (DeepSpeed's own engine
+        # would unpickle anything).
+        self.engine.checkpoint_engine.load = _safe_engine_load
+        path, _ = self.engine.load_checkpoint(str(directory / DEEPSPEED_SUBDIR), tag=DEEPSPEED_TAG,
                                               load_optimizer_states=True, load_lr_scheduler_states=True)
-        assert path is not None, f"DeepSpeed found no checkpoint under {checkpoint_dir}"
-
-    def save_sharded(self, checkpoint_dir: str) -> None:
-        """Collective: every rank writes its shard of the engine state."""
-        self.engine.save_checkpoint(os.path.join(checkpoint_dir, DEEPSPEED_SUBDIR), tag=DEEPSPEED_TAG,
-                                    save_latest=False)
+        assert path is not None, f"DeepSpeed found no checkpoint under {directory}"
 
     def portable_state_dict(self) -> dict[str, torch.Tensor] | None:
         """Collective: the whole fp32 model on rank 0 (None elsewhere), gathered from ZeRO-3 shards."""
@@ -105,11 +115,11 @@ class DeepSpeedStrategy:
                 return None
             return {k: v.detach().float().cpu().clone() for k, v in self.raw_model.state_dict().items()}
 
-    def load_model_state(self, state: dict[str, torch.Tensor]) -> None:
-        """Weights only (a portable model.pt from another strategy), before any step."""
-        import deepspeed
-        params = list(self.raw_model.parameters())
-        gather = (deepspeed.zero.GatheredParameters(params, modifier_rank=0) if self.zero_stage == 3
-                  else contextlib.nullcontext())
-        with gather:
-            self.raw_model.load_state_dict(state)
+
+def _safe_engine_load(path: str, map_location=None):
+    return load_tensors(path, map_location=map_location or "cpu")
+
+
+@register("deepspeed")
+def _deepspeed_strategy() -> type[DeepSpeedStrategy]:
+    return DeepSpeedStrategy

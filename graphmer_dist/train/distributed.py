@@ -1,25 +1,29 @@
-"""Process-group setup and the 'single'/'ddp' strategies (DeepSpeed lives in `deepspeed_strategy.py`).
-
-A strategy owns the wrapped model, the optimizer and the schedule, and hides how a micro-batch's loss
-becomes an optimizer step: gradient accumulation, loss scaling, clipping and which ranks sync when.
-"""
+"""Process-group setup and the 'single'/'ddp' strategies (DeepSpeed lives in `deepspeed_strategy.py`;
+the interface they share is `strategy.Strategy`)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
+from graphmer_dist.checkpoint.layout import read_model_state, save_tensors
+from graphmer_dist.checkpoint.safe_load import load_tensors
 from graphmer_dist.config import Config
 from graphmer_dist.train.optim import build_optimizer, build_scheduler
 from graphmer_dist.train.precision import Precision
+from graphmer_dist.train.strategy import register
 
 
 # Devices with a fused AdamW kernel in torch 2.x; elsewhere torch's default (foreach) applies.
 FUSED_ADAMW_DEVICES = ("cpu", "cuda")
+TORCH_STRATEGIES = ("single", "ddp")
+OPTIMIZER_FILE = "optimizer.pt"
+"""single/ddp: optimizer, scheduler and GradScaler state dicts (tensors and numbers)."""
 # Optimizer param-group keys that choose a kernel rather than hold training state.
 IMPLEMENTATION_KEYS = ("fused", "foreach", "capturable", "differentiable")
 
@@ -113,26 +117,36 @@ class TorchStrategy:
     def lr(self) -> float:
         return self.scheduler.get_last_lr()[0]
 
+    def save(self, directory: Path, rank: int) -> None:
+        """Rank 0 writes optimizer.pt: the optimizer state is whole and identical on every rank."""
+        if rank == 0:
+            save_tensors(self.state_dict(), directory / OPTIMIZER_FILE)
+
     def state_dict(self) -> dict:
         state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
         if self.precision.scaler is not None:
             state["scaler"] = self.precision.scaler.state_dict()
         return state
 
-    def load_state_dict(self, state: dict, checkpoint_dir: str) -> None:
+    def load_state_dict(self, state: dict) -> None:
         load_optimizer_state(self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.precision.scaler is not None and "scaler" in state:
             self.precision.scaler.load_state_dict(state["scaler"])
 
-    def save_sharded(self, checkpoint_dir: str) -> None:
-        """Nothing beyond train_state.pt: optimizer state is whole on every rank."""
-
     def portable_state_dict(self) -> dict[str, torch.Tensor] | None:
         return {k: v.detach().cpu() for k, v in self.raw_model.state_dict().items()}
 
-    def load_model_state(self, state: dict[str, torch.Tensor]) -> None:
-        self.raw_model.load_state_dict(state)
+    def resume_problem(self, saved_strategy: str, saved_world_size: int) -> str:
+        # Any number of single/ddp ranks: every rank holds the whole model and optimizer state.
+        if saved_strategy in TORCH_STRATEGIES:
+            return ""
+        return (f"it was saved by strategy '{saved_strategy}', whose optimizer state is DeepSpeed's own; "
+                "resume it with --strategy deepspeed")
+
+    def load(self, directory: Path, saved_world_size: int) -> None:
+        self.raw_model.load_state_dict(read_model_state(directory))
+        self.load_state_dict(load_tensors(directory / OPTIMIZER_FILE))
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
@@ -144,8 +158,7 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
         group.update(kept)
 
 
-def build_strategy(model: torch.nn.Module, config: Config, precision: Precision, world: WorldInfo):
-    if config.parallel.strategy == "deepspeed":
-        from graphmer_dist.train.deepspeed_strategy import DeepSpeedStrategy
-        return DeepSpeedStrategy(model, config, precision, world)
-    return TorchStrategy(model, config, precision, world)
+@register("single")
+@register("ddp")
+def _torch_strategy() -> type[TorchStrategy]:
+    return TorchStrategy

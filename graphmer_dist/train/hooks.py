@@ -2,7 +2,7 @@
 
 A checkpoint is written by every rank into `staging_dir(step, rank)` (rank 0 adds the manifest last)
 and handed to `report(metrics, dir)`, which publishes it: `LocalHooks` through the checkpoint
-package's `CheckpointManager` (rename locally, manifest-last on S3, retention); Ray's hooks through
+package's `CheckpointManager.publish` (rename locally, manifest-last on S3, retention); Ray's hooks through
 `ray.train.report`, which merges the ranks' folders into the same `checkpoints/step-NNNNNNN/` layout.
 `report` is also called by every rank at the end of the run, without a checkpoint.
 """
@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Protocol
 
 from graphmer_dist.checkpoint import CheckpointManager, resolve_resume
-from graphmer_dist.checkpoint.manifest import step_dirname
+from graphmer_dist.checkpoint.manifest import MANIFEST, step_dirname
 from graphmer_dist.storage import open_storage
-from graphmer_dist.train.checkpoint_io import MANIFEST, staged_files
 
 
 class TrainHooks(Protocol):
@@ -45,7 +44,6 @@ class LocalHooks:
         self.manager = CheckpointManager(open_storage(run_dir, endpoint), keep=keep)
         self.staging_root = Path(tempfile.gettempdir()) / (
             "graphmer-staging-" + hashlib.sha256(run_dir.encode()).hexdigest()[:12])
-        self.published: list[str] = []
         self.last_metrics: dict = {}
 
     def stop_requested(self) -> bool:
@@ -67,6 +65,4 @@ class LocalHooks:
         self.last_metrics = dict(metrics)
         if checkpoint_dir is None or not (Path(checkpoint_dir) / MANIFEST).exists():
             return  # no checkpoint, or not rank 0 (only rank 0's folder has the manifest)
-        files, meta = staged_files(Path(checkpoint_dir))
-        ref = self.manager.save(int(metrics["step"]), files, meta)
-        self.published.append(ref.uri)
+        self.manager.publish(Path(checkpoint_dir))

@@ -10,7 +10,8 @@ import torch
 from graphmer_dist.config import Config
 from graphmer_dist.config_loader import config_from_dict
 from graphmer_dist.train.batches import ShardRows, TrainBatches
-from graphmer_dist.train.distributed import WorldInfo, build_strategy, init_world
+from graphmer_dist.train.distributed import WorldInfo, init_world
+from graphmer_dist.train.strategy import Strategy, build_strategy
 from graphmer_dist.train.precision import Precision, build_precision, resolve_device
 
 
@@ -19,7 +20,7 @@ class TrainContext:
     config: Config
     world: WorldInfo
     precision: Precision
-    strategy: object
+    strategy: Strategy
     train_batches: TrainBatches
     val_rows: ShardRows | None
     collator: object

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import torch
 
-from graphmer_dist.checkpoint import capture_rng_state, restore_rng_state
+from graphmer_dist.checkpoint import layout
+from graphmer_dist.checkpoint.rng import capture_rng_state, restore_rng_state
 from graphmer_dist.config import parse_duration
-from graphmer_dist.train import checkpoint_io
+from graphmer_dist.errors import CheckpointError
 from graphmer_dist.train.distributed import all_reduce_sum, barrier
 from graphmer_dist.train.evaluate import evaluate, link_summary, link_validation
 from graphmer_dist.train.hooks import TrainHooks
@@ -113,16 +114,15 @@ class Trainer:
         directory = Path(self.hooks.staging_dir(self.step, world.rank)) if world.is_main else None
         barrier(world)  # rank 0 clears a leftover staging folder before the others write into it
         directory = directory or Path(self.hooks.staging_dir(self.step, world.rank))
-        strategy = self.ctx.strategy
-        strategy.save_sharded(str(directory))
-        model_state = strategy.portable_state_dict()
-        rank_state = {"step": self.step, "strategy": strategy.state_dict(),
-                      "sampler": self.ctx.train_batches.state_dict(), "rng": capture_rng_state()}
-        files = checkpoint_io.write_rank_files(directory, world.rank, rank_state, model_state,
-                                               self.ctx.dataset_dir, self.cfg.to_json())
+        self.ctx.strategy.save(directory, world.rank)
+        model_state = self.ctx.strategy.portable_state_dict()
+        train_state = {"step": self.step, "sampler": self.ctx.train_batches.state_dict(),
+                       "world_size": world.world_size}
+        files = layout.write_rank_files(directory, world.rank, capture_rng_state(), model_state, train_state
+                                        if world.is_main else None, self.ctx.dataset_dir, self.cfg.to_json())
         all_files = _gather_dicts(files, world)
         if world.is_main:
-            checkpoint_io.write_manifest(directory, self.step, self.manifest_meta(), all_files)
+            layout.write_manifest(directory, self.step, self.manifest_meta(), all_files)
         barrier(world)
         self.hooks.report({**self.last_row, "step": self.step}, str(directory))
         self.metrics.sync()
@@ -143,16 +143,24 @@ class Trainer:
         if found is None:
             return
         directory, world = Path(found), self.ctx.world
-        state = checkpoint_io.read_rank_state(directory, world.rank, world.world_size, self.cfg.parallel.strategy)
-        if self.cfg.parallel.strategy != "deepspeed":
-            self.ctx.strategy.load_model_state(checkpoint_io.read_model_state(directory))
-        self.ctx.strategy.load_state_dict(state["strategy"], str(directory))
+        state = layout.read_train_state(directory)
+        saved = layout.read_manifest_meta(directory)
+        problem = self.ctx.strategy.resume_problem(saved["strategy"], saved["world_size"])
+        if problem:
+            raise CheckpointError(f"checkpoint {directory} cannot be resumed by this run: {problem}, or start "
+                                  "fresh with --resume never (its model.pt still loads anywhere for eval)")
+        self.ctx.strategy.load(directory, saved["world_size"])
         self.ctx.train_batches.load_state_dict(state["sampler"])
-        restore_rng_state(state["rng"])
+        rng = layout.read_rng(directory, world.rank)
+        if rng is not None:
+            restore_rng_state(rng)
+        else:  # a rank the saving run did not have: a fresh dropout stream, not a replay of step 0's
+            torch.manual_seed(self.cfg.train.seed + 1 + world.rank + 1_000_003 * state["step"])
         self.step = self.last_saved = state["step"]
         if world.is_main:
-            print(f"resumed from {directory} at step {self.step} "
-                  f"({time.perf_counter() - start:.2f} s to verify and load)", flush=True)
+            changes = layout.describe_changes(directory, self.cfg)
+            print(f"resumed from {directory} at step {self.step} ({time.perf_counter() - start:.2f} s to verify "
+                  f"and load){'; ' + changes if changes else ''}", flush=True)
 
 
 def _gather_dicts(files: dict[str, str], world) -> dict[str, str]:
