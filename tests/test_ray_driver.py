@@ -48,7 +48,8 @@ def test_ddp_worker_killed_mid_run_restarts_from_checkpoint_and_matches_uninterr
     clean = tmp_path / "clean"
     manifest = json.loads((clean / "checkpoints" / "step-0000006" / "manifest.json").read_text())
     assert manifest["world_size"] == 2 and manifest["strategy"] == "ddp"
-    assert {"model.pt", "train_state.pt", "train_state.rank001.pt", "tokenizer.json"} <= set(manifest["files"])
+    assert {"model.pt", "optimizer.pt", "train_state.json", "rng.rank000.pt", "rng.rank001.pt",
+            "tokenizer.json"} <= set(manifest["files"])
     rows = [json.loads(line) for line in (clean / "metrics.jsonl").read_text().splitlines()]
     losses = [row["loss"] for row in rows if not row.get("eval")]
     assert len(losses) == 6 and all(l == l for l in losses)
