@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -41,6 +42,16 @@ def weights(run_dir: Path, step: int) -> dict[str, torch.Tensor]:
     return torch.load(run_dir / "checkpoints" / f"step-{step:07d}" / "model.pt", weights_only=True)
 
 
+def tamper_with_weights(path: Path) -> None:
+    while not (path.parent / "manifest.json").exists():  # rank 0's folder: Ray merges the ranks' uploads
+        time.sleep(0.05)
+    time.sleep(1.0)  # its upload may still be copying the other files
+    state = torch.load(path, weights_only=True)
+    first = next(iter(state))
+    state[first] = state[first] + 1.0
+    torch.save(state, path)
+
+
 def test_ddp_worker_killed_mid_run_restarts_from_checkpoint_and_matches_uninterrupted(
         ray_cluster, tiny_dataset, tmp_path, capsys):
     from launch import runner
@@ -54,8 +65,10 @@ def test_ddp_worker_killed_mid_run_restarts_from_checkpoint_and_matches_uninterr
     losses = [row["loss"] for row in rows if not row.get("eval")]
     assert len(losses) == 6 and all(l == l for l in losses)
 
-    # Rank 1 dies (os._exit, like an OOM kill) right after publishing step 4; the marker file makes
-    # it happen in the first attempt only. Ray must restart both workers from step 4 and finish.
+    # Rank 1 dies (os._exit, like an OOM kill) right after publishing step 4, and step 4's weights are
+    # changed behind the manifest's back (same size, loadable, wrong); the marker file makes it happen in
+    # the first attempt only. Ray restarts both workers with step 4; its checksum fails, so they resume
+    # from the run folder's newest valid checkpoint (step 2) and still end bit-identical.
     marker = str(tmp_path / "killed-once")
 
     def loop_that_dies_once(job: dict) -> None:
@@ -69,6 +82,7 @@ def test_ddp_worker_killed_mid_run_restarts_from_checkpoint_and_matches_uninterr
                 rank = ray.train.get_context().get_world_rank()
                 if metrics.get("step") == 4 and rank == 1 and not os.path.exists(marker):
                     open(marker, "w").close()
+                    tamper_with_weights(Path(job["run_dir"]) / "checkpoints" / "step-0000004" / "model.pt")
                     os._exit(1)
 
         train_loop_per_worker(job, DyingHooks(job))

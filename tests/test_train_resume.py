@@ -127,3 +127,15 @@ def test_gradient_accumulation_matches_one_big_batch(tiny_dataset, tmp_path):
                     if "grad_norm" in line] for name in ("accumulated", "whole")}
     assert norms["accumulated"] == pytest.approx(norms["whole"], rel=0.05)
     # Exact equivalence on a loss with equal token counts per micro-batch: test_train_parts.py.
+
+
+def test_a_second_sigterm_while_stopping_kills_the_process():
+    """The first SIGTERM is recorded (the loop checkpoints and exits 75); a second one while stopping is the
+    impatient user or the scheduler's grace period running out: it must kill at once, as SIGTERM does."""
+    child = ("import os, signal\nfrom graphmer_dist.train.preemption import StopRequest\n"
+             "stop = StopRequest().install()\nos.kill(os.getpid(), signal.SIGTERM)\n"
+             "print('recorded', stop.signal_name, flush=True)\nos.kill(os.getpid(), signal.SIGTERM)\n"
+             "print('still alive', flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "recorded SIGTERM\n", done.stdout + done.stderr
+    assert done.returncode == -signal.SIGTERM
