@@ -3,9 +3,10 @@
 global batch (accumulation makes up the workers), same sample order; the resume says what changed.
 
 Tolerance: with dropout off, a 2-worker step and a 1-worker step over 2 accumulated micro-batches see the
-same samples in the same micro-batches and average the same two gradients, so they differ only by float
-rounding (DDP's all-reduce vs. accumulation in .grad). Measured on this tiny config: |Δloss| ≤ ~1e-6
-and max |Δweight| ≤ ~1e-6 after 3 resumed steps; asserted with 1e-4 headroom.
+same samples in the same micro-batches and average the same two gradients, so they can differ only by
+float rounding (DDP's all-reduce vs. accumulation in .grad). Measured here (CPU, gloo, fp32): 0 — losses
+and final weights bit-identical in both directions. Asserted within 1e-4, since another backend (NCCL)
+may sum in another order. With dropout on, the moved ranks draw other dropout masks: close, not equal.
 """
 
 from __future__ import annotations
@@ -79,16 +80,19 @@ def test_ddp_run_moves_from_two_workers_to_one_process_and_back(ray_cluster, tin
     assert "at step 3" in out and "workers 2 → 1" in out and "accumulation steps 1 → 2" in out, out
     assert "strategy ddp → single" in out and "same samples per step" in out
 
-    # 1 → 2: a single-process run's step-3 checkpoint, continued by 2 DDP workers under Ray.
+    # 1 → 2: a single-process run's step-3 checkpoint, continued by 2 DDP workers under Ray. (Its run is
+    # planned for 6 steps too: the learning-rate schedule depends on train.steps.)
     grown = tmp_path / "one-then-two"
-    assert in_process(tiny_dataset, grown, "train.steps=3") == 0
+    assert in_process(tiny_dataset, grown) == 0
+    shutil.rmtree(grown / "checkpoints" / "step-0000006")
     assert on_ray(tiny_dataset, grown) == 0
 
     expected = losses(reference)
     for run in (moved, grown):
         got = losses(run)
         assert sorted(got) == list(range(1, 7))
-        assert all(abs(got[s] - expected[s]) <= TOLERANCE for s in range(1, 7)), (run.name, got, expected)
-        assert max_weight_difference(run, reference, 6) <= TOLERANCE, run.name
+        loss_difference = max(abs(got[s] - expected[s]) for s in range(1, 7))
+        weight_difference = max_weight_difference(run, reference, 6)
+        assert loss_difference <= TOLERANCE and weight_difference <= TOLERANCE, (run.name, got, expected)
         manifest = json.loads((run / "checkpoints" / "step-0000006" / "manifest.json").read_text())
         assert manifest["world_size"] == (1 if run is moved else 2)
