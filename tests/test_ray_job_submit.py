@@ -183,7 +183,7 @@ def test_ray_job_submit_trains_to_completion_on_a_loopback_head(ray_head, tmp_pa
 
     manifest = json.loads((run_dir / "checkpoints" / "step-0000006" / "manifest.json").read_text())
     assert (manifest["step"], manifest["world_size"], manifest["strategy"]) == (6, 2, "ddp")
-    assert {"model.pt", "train_state.pt", "train_state.rank001.pt"} <= set(manifest["files"])
+    assert {"model.pt", "optimizer.pt", "train_state.json", "rng.rank001.pt"} <= set(manifest["files"])
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [row["step"] for row in rows if not row.get("eval")] == [1, 2, 3, 4, 5, 6]
 

@@ -59,7 +59,8 @@ def run_benchmark(config: Config, steps: int, warmup: int, precision: str | None
                   attention: str | None = None, batch_size: int | None = None,
                   dataset_dir: str | None = None) -> dict[str, Any]:
     from graphmer_dist.model import GraphMERForPretraining
-    from graphmer_dist.train.distributed import WorldInfo, build_strategy
+    from graphmer_dist.train.distributed import WorldInfo
+    from graphmer_dist.train.strategy import build_strategy
     from graphmer_dist.train.precision import build_precision, resolve_device
     from graphmer_dist.train.step import optimizer_step
 
