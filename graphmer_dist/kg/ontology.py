@@ -4,8 +4,8 @@ Entity kinds: `module`, `class`, `exception` (a class deriving from BaseExceptio
 included as `builtins.ValueError`), `function` (module-level or nested), `method` (defined in a class
 body), `attribute` (class-body assignment or `self.x = ...`), `variable` (module-level assignment),
 `external` (a dotted name rooted outside the corpus, e.g. `numpy.zeros`, a builtin class such as
-`builtins.dict` or a builtin function such as `builtins.len`). Parameters and local variables are
-`variable`s named `module.func.name`; a lambda is a `function` (a `method` in a class body) named
+`builtins.dict` or a builtin function such as `builtins.len`). Parameters (`self` and `cls`
+included) and local variables are `variable`s named `module.func.name`; a lambda is a `function` (a `method` in a class body) named
 `<enclosing>.<lambdaN>`, numbered from 1 within its enclosing definition. "code"
 below means module | class | exception | function | method: the innermost definition whose body holds
 the statement (module-level statements belong to the module). Java and JavaScript (treesitter.py) use

@@ -51,7 +51,8 @@ class PointsTo:
             self.constraints.extend((0, target, value) for target, value in raw.flows)
             self.constraints.extend((1, *site) for site in raw.sites if not self._static_external(site))
         self.pts: dict[str, dict[str, None]] = {}
-        self.deps: dict[str, dict[int, None]] = {}
+        self.deps: dict[str, list[int]] = {}
+        """Node → the constraints that read it (in first-read order; a re-run may list one again)."""
         self._bound: set[tuple[str, Expr]] = set()
         self._splits: dict[str, tuple[str, list[str]] | None] = {}
         self._objects: dict[str, dict[str, None]] = {}
@@ -138,9 +139,9 @@ class PointsTo:
             for key in reads:
                 readers = deps.get(key)
                 if readers is None:
-                    deps[key] = {index: None}
-                else:
-                    readers[index] = None
+                    deps[key] = [index]
+                elif readers[-1] != index:  # a constraint reads the same node again each time it runs
+                    readers.append(index)
         return budget
 
     def _carried(self, values: dict[str, None], targets: list[str] | tuple[str, ...], value: Expr,
@@ -163,8 +164,10 @@ class PointsTo:
         current = self.pts.get(key)
         if current is None:
             current = self.pts[key] = {}
+        elif current is values:
+            return
         grew = False
-        for value in list(values):
+        for value in values:
             if value not in current and len(current) < MAX_VALUES:
                 current[value] = None
                 grew = True

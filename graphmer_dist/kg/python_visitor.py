@@ -51,7 +51,7 @@ class PythonVisitor(VisitorBase, FlowRecorder):
         scope = scopes.function_scope(qname, self.module, found, parent.qname if is_method else "", self_name,
                                       flags)
         self._parameter_flows(node.args, scope)
-        for name in scopes.function_locals(found, self_name):
+        for name in scopes.function_locals(found):
             self._declare(f"{qname}.{name}", "variable", qname)
         for name in sorted(found.global_names & found.assigned):  # `global X; X = ...` creates X
             self._declare(f"{self.module}.{name}", "variable", self.module)

@@ -47,19 +47,17 @@ def class_scope(qname: str, found: Bindings) -> Scope:
     return Scope("class", qname, names, own=frozenset(found.assigned - found.definitions - found.imports.keys()))
 
 
-def function_locals(found: Bindings, self_name: str) -> list[str]:
-    """Parameters and local variables that become `variable` entities (`module.func.name`).
-    `self`/`cls` is left out: `self.x` is resolved through the class instead."""
-    skip = found.nonlocal_names | found.global_names | found.imports.keys() | found.definitions | {self_name}
+def function_locals(found: Bindings) -> list[str]:
+    """Parameters and local variables that become `variable` entities (`module.func.name`), `self` and
+    `cls` included (a parameter like any other; `self.x` is still resolved through the class)."""
+    skip = found.nonlocal_names | found.global_names | found.imports.keys() | found.definitions
     return sorted(found.assigned - skip)
 
 
 def function_scope(qname: str, module: str, found: Bindings, class_qname: str, self_name: str,
                    flags: str = "") -> Scope:
-    local = function_locals(found, self_name)
+    local = function_locals(found)
     names: dict[str, Ref | None] = {n: ("n", f"{qname}.{n}") for n in local}
-    if self_name:
-        names[self_name] = None
     names.update({n: ("n", t) for n, t in found.imports.items()})
     names.update({n: ("n", f"{qname}.{n}") for n in found.definitions})
     names.update({n: ("n", f"{module}.{n}") for n in found.global_names})
