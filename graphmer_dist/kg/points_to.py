@@ -9,7 +9,8 @@ entity such as a variable, parameter or attribute; a function's return `^ret|f`;
 - `i|C`: an instance of class C (corpus or external); `b|C|M`: method M bound to an instance of C;
 - `k|site`: a list/tuple/set/dict built at `site` (its elements are the nodes `k|site|key`, `|?` all);
   `ks|site` a slice of it (elements known, positions not);
-- `g|F`: the generator a call of generator function F returns; `kg|site`: `container.get`.
+- `g|F`: the generator a call of generator function F returns; `kg|site`, `kv|site`, `ki|site`: the
+  bound `get`/`pop`, `values`/`copy`, `items` of a container (`kit|site`: what `items()` returned).
 
 Call sites bind arguments to parameters (`self` to the instance), returns flow back, and a call of a
 class runs its `__init__`. The solver is a worklist over constraints that re-runs a constraint when a
@@ -30,6 +31,9 @@ MAX_VALUES = 24
 """Values kept per node; a name that may hold more (a registry of handlers) keeps the first found."""
 MAX_STEPS_PER_CONSTRAINT = 12
 _EMPTY: dict[str, None] = {}
+_CONTAINER_METHODS = {"get": "kg", "pop": "kg", "setdefault": "kg", "values": "kv", "keys": "kv", "copy": "kv",
+                      "items": "ki"}
+"""Container methods the flow follows: one element (`kg`), the elements again (`kv`), (key, value) pairs (`ki`)."""
 _CALLABLE = ("function", "method")
 _CLASSES = ("class", "exception")
 _NOT_A_BASE = ("builtins.object", "typing.", "typing_extensions.", "abc.ABC")
@@ -282,7 +286,7 @@ class PointsTo:
     def _attribute(self, value: str, attr: str, reads: list[str]) -> dict[str, None]:
         tag, _, name = value.partition("|")
         if tag not in ("f", "i"):
-            return {f"kg|{name}": None} if tag == "k" and attr in ("get", "pop", "setdefault") else _EMPTY
+            return {f"{_CONTAINER_METHODS[attr]}|{name}": None} if tag == "k" and attr in _CONTAINER_METHODS else _EMPTY
         kind = self.entities.get(name)
         if kind in _CLASSES:
             member = self.r.member(name, attr, include_self=True)
@@ -338,6 +342,10 @@ class PointsTo:
             return self._call(f"b|{name}|{call}", None, reads) if call else _EMPTY
         if tag == "kg":
             return self._read(f"k|{name}|?", reads)
+        if tag == "kv":
+            return {f"k|{name}": None}
+        if tag == "ki":
+            return {f"kit|{name}": None}
         return _EMPTY
 
     def _subscript(self, value: str, key: str | None, reads: list[str]) -> dict[str, None]:
@@ -358,6 +366,8 @@ class PointsTo:
             return self._read(f"k|{value.partition('|')[2]}|?", reads)
         if value.startswith("g|"):
             return self._read(f"^yield|{value[2:]}", reads)
+        if value.startswith("kit|"):
+            return {f"ks|{value[4:]}": None}  # `for key, value in d.items()`: pairs of any element
         if value.startswith("i|"):
             out: dict[str, None] = {}
             for iterator in self._dunder_result(value[2:], "__iter__", reads):

@@ -19,6 +19,9 @@ MAX_DEPTH = 24
 CONTAINER_STORES = {"append": 0, "add": 0, "insert": 1, "appendleft": 0}
 """Methods that store their argument (at this index) into a list/set/deque without a known key."""
 CONTAINER_MERGES = ("extend", "update")
+_SAME_ELEMENTS = frozenset({"builtins.iter", "builtins.list", "builtins.tuple", "builtins.sorted",
+                            "builtins.reversed", "builtins.set", "builtins.frozenset"})
+"""Builtins whose result holds the elements of their argument (followed as the argument itself)."""
 
 
 class FlowRecorder:
@@ -62,7 +65,7 @@ class FlowRecorder:
             first = self.expr(node.args[0], depth)
             if builtin == "builtins.next":
                 return ("it", first) if first is not None else None
-            if builtin == "builtins.iter":
+            if builtin in _SAME_ELEMENTS:
                 return first
             if builtin == "builtins.getattr" and len(node.args) >= 2 and first is not None:
                 name = node.args[1]
