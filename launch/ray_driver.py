@@ -31,16 +31,19 @@ from graphmer_dist.errors import UserError
 from graphmer_dist.train.preemption import EXIT_PREEMPTED
 
 def connect(address: str | None, num_cpus: int | None = None) -> None:
-    """Join a running cluster (`address`, e.g. 'auto' under `ray job submit`) or start a local one."""
+    """Join a running cluster (`address`, e.g. 'auto' under `ray job submit`) or start a local one,
+    quietly: Ray's processes log to its session folder, printed once (launch/ray_console.py)."""
     import ray
-    if ray.is_initialized():
-        return
-    if address:
-        ray.init(address=address)
-        return
-    # A private local cluster: token auth (on by default in 2.60) only gets in the way on loopback.
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
+
+    from launch.ray_console import QUIET_INIT, ray_logs_dir
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, **QUIET_INIT)
+        else:
+            # A private local cluster: token auth (on by default in 2.60) only gets in the way on loopback.
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            ray.init(num_cpus=num_cpus, include_dashboard=False, **QUIET_INIT)
+    print(f"Ray's logs (workers, controller): {ray_logs_dir() or 'the Ray session folder'}", flush=True)
 
 
 def storage(run_dir: str, endpoint: str) -> tuple[str, Any]:
@@ -80,15 +83,15 @@ def run_with_ray(job: dict, use_gpu: bool, address: str | None,
                  loop: Callable[[dict], None] | None = None) -> tuple[int, dict]:
     """Train through Ray; (exit code, rank 0's last reported metrics)."""
     from ray.train import TrainingFailedError
-    threads = job["config"]["train"]["num_threads"] or job["config"]["parallel"]["cpus_per_worker"]
-    job = {**job, "config": {**job["config"], "train": {**job["config"]["train"], "num_threads": threads}}}
     connect(address)
+    from launch.ray_console import ConsolePump, ConsoleRelay
     from launch.ray_hooks import StopFlag
-    stop_flag = StopFlag.remote()
-    job = {**job, "stop_flag": stop_flag}
+    stop_flag, relay = StopFlag.remote(), ConsoleRelay.remote()
+    job = {**job, "stop_flag": stop_flag, "console": relay}
     previous = forward_signals(stop_flag)
     try:
-        result = build_trainer(job, use_gpu, loop).fit()
+        with ConsolePump(relay):
+            result = build_trainer(job, use_gpu, loop).fit()
     except TrainingFailedError as exc:
         user_error = find_user_error(exc)
         if user_error is not None:

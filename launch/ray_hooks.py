@@ -39,6 +39,7 @@ class StopFlag:
 class RayHooks:
     def __init__(self, job: dict) -> None:
         self.stop_flag = job.get("stop_flag")
+        self.console = job.get("console")  # rank 0's progress goes to the driver (launch/ray_console.py)
         # A fresh Ray run may continue a run folder's older checkpoints (or a --resume path).
         self.fallback = local_hooks(job)
         self._downloads: list[tempfile.TemporaryDirectory] = []

@@ -16,7 +16,7 @@ from graphmer_dist.train.preemption import EXIT_PREEMPTED
 
 
 def run(plan) -> int:
-    config = _with_time_limit(plan.config, plan.time_limit_s)
+    config = _with_worker_threads(_with_time_limit(plan.config, plan.time_limit_s))
     dataset_dir = prepare_dataset(config)
     from graphmer_dist.train.setup import write_run_files
     write_run_files(plan.run_dir, config, _plan_dict(plan))
@@ -57,6 +57,13 @@ def _with_time_limit(config: Config, time_limit_s: float | None) -> Config:
     if time_limit_s is None or config.train.time_limit:
         return config
     return config.replace(train={"time_limit": str(int(time_limit_s))})
+
+
+def _with_worker_threads(config: Config) -> Config:
+    """Ray gives each worker OMP_NUM_THREADS=1; use the CPUs it reserved unless the config says."""
+    if config.parallel.strategy == "single" or config.train.num_threads:
+        return config
+    return config.replace(train={"num_threads": config.parallel.cpus_per_worker})
 
 
 def _plan_dict(plan) -> dict | None:

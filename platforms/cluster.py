@@ -78,7 +78,7 @@ def _read_cluster(address: str) -> tuple[dict[str, float], int]:
         raise ConfigError("--platform cluster needs Ray; install it with `pip install 'graphmer-dist[cluster]'`") from None
     try:
         if not ray.is_initialized():
-            ray.init(address=address, logging_level="ERROR")
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False)  # see launch/ray_console.py
         return dict(ray.cluster_resources()), sum(1 for n in ray.nodes() if n.get("Alive"))
     except ConnectionError as exc:
         raise ConfigError(f"cannot reach the Ray cluster at '{address}': {exc}; start it with `ray start --head` "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import Any, TextIO
 
 
@@ -55,19 +56,22 @@ class MetricsWriter:
 
 class Progress:
     """A rich progress bar when stdout is a terminal, plain `step n/N loss ...` lines otherwise
-    (log files, Ray workers, CI), so logs stay greppable."""
+    (log files, CI), so logs stay greppable. Shown by rank 0 only (`enabled`). `begin(start_step)`
+    comes after the resume message, so a resumed run's bar starts at its checkpoint's step."""
 
-    def __init__(self, total_steps: int, start_step: int, enabled: bool) -> None:
+    def __init__(self, total_steps: int, enabled: bool) -> None:
         self.enabled = enabled
+        self.total_steps = total_steps
         self._bar = None
-        if enabled and sys.stdout.isatty():
+
+    def begin(self, start_step: int) -> None:
+        if self.enabled and sys.stdout.isatty():
             from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, \
                 TimeRemainingColumn
             self._bar = RichProgress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
                                      TextColumn("{task.fields[info]}"), TimeRemainingColumn())
-            self._task = self._bar.add_task("train", total=total_steps, completed=start_step, info="")
+            self._task = self._bar.add_task("train", total=self.total_steps, completed=start_step, info="")
             self._bar.start()
-        self.total_steps = total_steps
 
     def update(self, step: int, row: dict[str, Any] | None) -> None:
         if not self.enabled:
@@ -79,12 +83,54 @@ class Progress:
             print(f"step {step}/{self.total_steps} {info}", flush=True)
 
     def message(self, text: str) -> None:
-        if self.enabled:
-            (self._bar.console.print if self._bar is not None else print)(text)
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.console.print(text)
+        else:
+            print(text, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+            self._bar = None
+
+
+class RelayedProgress(Progress):
+    """Rank 0's display under Ray: every call travels to the driver (`launch/ray_console.py`), which
+    shows it with a `Progress` of its own, so the user sees one console whatever the strategy. Workers
+    print nothing themselves; bar-only updates (no row) are sent at most twice a second."""
+
+    def __init__(self, total_steps: int, enabled: bool, relay) -> None:
+        super().__init__(total_steps, enabled)
+        self._relay = relay
+        self._last_sent = 0.0
+
+    def _send(self, *event: Any) -> None:
+        if self.enabled:
+            self._relay.push.remote(event)
+
+    def begin(self, start_step: int) -> None:
+        self._send("begin", self.total_steps, start_step)
+
+    def update(self, step: int, row: dict[str, Any] | None) -> None:
+        now = time.monotonic()
+        if row is None and now - self._last_sent < 0.5:
+            return
+        self._last_sent = now
+        self._send("update", step, row)
+
+    def message(self, text: str) -> None:
+        self._send("message", text)
+
+    def close(self) -> None:
+        if self.enabled:  # wait until the driver's relay holds everything sent before the run ends
+            import ray
+            ray.get(self._relay.push.remote(("close",)))
+
+
+def progress_display(total_steps: int, enabled: bool, relay=None) -> Progress:
+    return Progress(total_steps, enabled) if relay is None else RelayedProgress(total_steps, enabled, relay)
 
 
 def format_row(row: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from graphmer_dist.errors import CheckpointError
 from graphmer_dist.train.distributed import all_reduce_sum, barrier
 from graphmer_dist.train.evaluate import evaluate, link_summary, link_validation
 from graphmer_dist.train.hooks import TrainHooks
-from graphmer_dist.train.metrics import MetricsWriter, Progress
+from graphmer_dist.train.metrics import MetricsWriter, progress_display
 from graphmer_dist.train.preemption import EXIT_PREEMPTED, StopRequest, TimeBudget
 from graphmer_dist.train.setup import TrainContext
 from graphmer_dist.train.step import optimizer_step
@@ -35,8 +35,10 @@ class Trainer:
 
     def train(self) -> int:
         """Runs to train.steps or until asked to stop; returns 0, or EXIT_PREEMPTED after a checkpoint."""
-        self.restore()
-        progress = Progress(self.cfg.train.steps, self.step, self.ctx.world.is_main)
+        # Under Ray the hooks carry a relay to the driver's console (launch/ray_console.py).
+        progress = progress_display(self.cfg.train.steps, self.ctx.world.is_main, getattr(self.hooks, "console", None))
+        self.restore(progress.message)
+        progress.begin(self.step)
         self.stop.install()
         try:
             while self.step < self.cfg.train.steps and not self.should_stop():
@@ -137,7 +139,7 @@ class Trainer:
         return {"config_hash": self.cfg.hash(), "model_hash": self.cfg.model_hash(),
                 "world_size": self.ctx.world.world_size, "strategy": self.cfg.parallel.strategy}
 
-    def restore(self) -> None:
+    def restore(self, say=print) -> None:
         start = time.perf_counter()
         found = self.hooks.resume_checkpoint()
         if found is None:
@@ -159,8 +161,8 @@ class Trainer:
         self.step = self.last_saved = state["step"]
         if world.is_main:
             changes = layout.describe_changes(directory, self.cfg)
-            print(f"resumed from {directory} at step {self.step} ({time.perf_counter() - start:.2f} s to verify "
-                  f"and load){'; ' + changes if changes else ''}", flush=True)
+            say(f"resumed from {directory} at step {self.step} ({time.perf_counter() - start:.2f} s to verify "
+                f"and load){'; ' + changes if changes else ''}")
 
 
 def _gather_dicts(files: dict[str, str], world) -> dict[str, str]:

@@ -1,0 +1,97 @@
+"""One console under Ray: the driver shows what a single-process run would print, and nothing of Ray's.
+
+Ray normally streams every worker's and actor's stdout/stderr to the driver, prefixed with
+`(RayTrainWorker pid=…)` in ANSI colour: each rank's progress lines, Ray Train's controller notices,
+its placement-group cleaner's retries, boto's credential notice. We connect with
+`log_to_driver=False` instead, so all of that stays in Ray's session logs (their folder is printed
+once), and rank 0's progress reaches the driver through a `ConsoleRelay` actor: the worker pushes
+the calls of its display (`RelayedProgress` in graphmer_dist/train/metrics.py) and a thread of the
+driver replays them on a local `Progress` — a rich bar on a terminal, plain lines otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import ray
+
+from graphmer_dist.train.metrics import Progress
+
+QUIET_INIT = {"log_to_driver": False, "logging_level": "WARNING"}
+"""ray.init arguments for every driver of ours (local cluster, --address, `ray job submit`)."""
+
+
+@ray.remote(num_cpus=0)
+class ConsoleRelay:
+    """Holds rank 0's display events until the driver drains them (Ray keeps one caller's order)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def push(self, event: tuple) -> None:
+        self.events.append(event)
+
+    def drain(self) -> list[tuple]:
+        events, self.events = self.events, []
+        return events
+
+
+class ConsolePump:
+    """The driver's side: drains the relay a few times a second and replays the events."""
+
+    def __init__(self, relay, interval_s: float = 0.25) -> None:
+        self.relay, self.interval_s = relay, interval_s
+        self.progress: Progress | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="graphmer-console", daemon=True)
+
+    def __enter__(self) -> "ConsolePump":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.pump()  # what the workers sent last (their close() waited until the relay held it)
+        if self.progress is not None:
+            self.progress.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.pump()
+
+    def pump(self) -> None:
+        try:
+            events = ray.get(self.relay.drain.remote())
+        except ray.exceptions.RayError:  # the cluster is going away; the run's own error says why
+            return
+        for event in events:
+            self.apply(*event)
+
+    def apply(self, kind: str, *args) -> None:
+        if kind == "begin":
+            if self.progress is not None:  # a retried worker group starts a new display
+                self.progress.close()
+            self.progress = Progress(args[0], enabled=True)
+            self.progress.begin(args[1])
+        elif self.progress is not None and kind == "update":
+            self.progress.update(*args)
+        elif kind == "message":
+            (self.progress.message if self.progress is not None else _say)(args[0])
+        elif self.progress is not None and kind == "close":
+            self.progress.close()
+            self.progress = None
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def ray_logs_dir() -> str | None:
+    """Where this Ray session keeps its processes' logs (workers, controller, raylet)."""
+    node = getattr(ray._private.worker, "_global_node", None)
+    try:
+        return os.path.join(node.get_session_dir_path(), "logs") if node is not None else None
+    except AttributeError:
+        return None
