@@ -11,7 +11,7 @@ import dataclasses
 import difflib
 import typing
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import yaml
 
@@ -34,23 +34,42 @@ def resolve_config_path(name_or_path: str) -> Path:
                       f"configs: {', '.join(names)}")
 
 
-def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Config:
-    """Defaults, then the YAML file (if any), then `section.key=value` overrides, all type-checked."""
+def load_config(path: str | Path | None = None, overrides: Iterable[str] | Mapping[str, Any] = ()) -> Config:
+    """Defaults, then the YAML file (if any), then overrides, all type-checked. Overrides are
+    `section.key=value` strings or what `parse_overrides` made of them."""
     raw: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
         path = resolve_config_path(str(path))
         source = str(path)
         raw = _read_yaml(path)
-    for item in overrides:
-        section, key, value = _split_override(item)
+    typed = overrides if isinstance(overrides, Mapping) else parse_overrides(overrides)
+    for dotted, value in typed.items():
+        section, _, key = dotted.partition(".")
         raw.setdefault(section, {})
         if not isinstance(raw[section], dict):
             raise ConfigError(f"config section '{section}' in {source} must be a mapping")
-        raw[section][key] = _OverrideText(value)
+        raw[section][key] = value
     if path is not None and "name" not in raw:
         raw["name"] = Path(path).stem
     return config_from_dict(raw, source)
+
+
+def parse_overrides(overrides: Iterable[str]) -> dict[str, Any]:
+    """`section.key=value` strings → {"section.key": typed value}, each checked against its field's
+    type and choices: the only place command-line text becomes config values (later ones win)."""
+    typed: dict[str, Any] = {}
+    for item in overrides:
+        section, key, value = _split_override(item)
+        fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
+        if key not in fields:
+            match = difflib.get_close_matches(key, fields, 1)
+            hint = f" (did you mean '{match[0]}'?)" if match else ""
+            raise ConfigError(f"override '{item}': unknown key '{key}' in section '{section}'{hint}; "
+                              f"valid keys are {sorted(fields)}")
+        hint = typing.get_type_hints(SECTIONS[section])[key]
+        typed[f"{section}.{key}"] = _coerce(f"{section}.{key}", hint, fields[key], _OverrideText(value))
+    return typed
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "a dict") -> Config:
@@ -158,8 +177,9 @@ def _convert(key: str, hint: Any, value: Any, from_cli: bool) -> Any:
             return str(value)
         raise bad("a string")
     if typing.get_origin(hint) is list:
-        if from_cli:
-            return [part for part in (p.strip() for p in value.split(",")) if part]
+        if from_cli:  # a,b or [a,b]; "none" or "[]" is the empty list
+            parts = [part for part in (p.strip() for p in value.strip().strip("[]").split(",")) if part]
+            return [] if parts == ["none"] else parts
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return list(value)
         raise bad("a list of strings")

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import argparse
 
-from graphmer_dist.config_loader import load_config
+from typing import Any
+
+import platforms
+from graphmer_dist.config import Config
+from graphmer_dist.config_loader import load_config, parse_overrides
 from graphmer_dist.errors import ConfigError
 from launch.common_args import add_config_args
-
-PLATFORM_CHOICES = ("auto", "local", "kaggle", "colab", "modelscope", "cluster")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="graphmer-launch", description="Train GraphMER-SE on a platform.")
-    p.add_argument("--platform", default="auto", choices=PLATFORM_CHOICES,
+    p.add_argument("--platform", default="auto", choices=("auto", *sorted(platforms.REGISTRY)),
                    help="where this runs; 'auto' detects it (default)")
     p.add_argument("--hardware", help="plan for this hardware of the platform, e.g. 2xT4 or P100 (Kaggle)")
     p.add_argument("--address", help="Ray address for --platform cluster (default: RAY_ADDRESS or 'auto')")
@@ -56,26 +58,30 @@ def flag_overrides(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
-    """(for the config loader, for the plan). The plan decides the parallel layout, so those keys skip
-    the loader's cross-checks (e.g. `--strategy deepspeed` alone is fine: the plan picks the stage)."""
+def split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(for the config loader, for the plan), both typed. The plan decides the parallel layout, so those
+    keys skip the loader's cross-checks (e.g. `--strategy deepspeed` alone is fine: the plan picks the stage)."""
     from launch.plan import PLAN_DECIDED_KEYS
 
-    for_plan = [o for o in overrides if o.partition("=")[0].strip() in PLAN_DECIDED_KEYS]
-    return [o for o in overrides if o not in for_plan], for_plan
+    for_plan = {k: v for k, v in overrides.items() if k in PLAN_DECIDED_KEYS}
+    return {k: v for k, v in overrides.items() if k not in for_plan}, for_plan
+
+
+def load_for_plan(args: argparse.Namespace) -> tuple[Config, dict[str, Any]]:
+    """The typed config and the typed overrides (the plan's explicit choices): --set and flags parsed once."""
+    overrides = parse_overrides([*args.overrides, *flag_overrides(args)])
+    for_loader, _ = split_overrides(overrides)
+    return load_config(args.config, for_loader), overrides
 
 
 def main(argv: list[str]) -> int:
-    import platforms
     from launch.plan import make_plan
     from launch.plan_view import print_plan
 
     args = build_parser().parse_args(argv)
     if args.json and not args.dry_run:
         raise ConfigError("--json prints the plan instead of training, so it needs --dry-run")
-    overrides = [*args.overrides, *flag_overrides(args)]
-    for_loader, _ = split_overrides(overrides)
-    config = load_config(args.config, for_loader)
+    config, overrides = load_for_plan(args)
     spec = platforms.resolve(args.platform, args.hardware, args.address)
     plan = make_plan(spec, config, overrides)
     if args.json:

@@ -1,6 +1,6 @@
 """The plan: how a config runs on a platform — strategy, workers, precision, batch split, memory, time.
 
-`make_plan(spec, config, overrides)` decides; explicit user choices (flags / --set, or non-default
+`make_plan(spec, config, overrides)` decides (overrides as typed by `config_loader.parse_overrides`); explicit user choices (flags / --set, or non-default
 parallel values in the YAML) win, and impossible ones are refused together in one ConfigError.
 `plan.config` is the config with the plan's choices applied: what actually runs.
 
@@ -13,9 +13,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from graphmer_dist.config import Config, ParallelConfig
+from graphmer_dist.config_loader import parse_overrides
 from graphmer_dist.errors import ConfigError
 from launch import plan_rules as rules
 from platforms.spec import PlatformSpec
@@ -71,7 +72,7 @@ class Plan:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
-def make_plan(spec: PlatformSpec, config: Config, overrides: Iterable[str] = ()) -> Plan:
+def make_plan(spec: PlatformSpec, config: Config, overrides: Mapping[str, Any] | Iterable[str] = ()) -> Plan:
     explicit = explicit_choices(config, overrides)
     spec = _cpu_if_requested(spec, config)
     problems: list[str] = []
@@ -99,41 +100,27 @@ def make_plan(spec: PlatformSpec, config: Config, overrides: Iterable[str] = ())
     return _assemble(spec, config, explicit, layout, precision, run_dir, time_limit)
 
 
-def explicit_choices(config: Config, overrides: Iterable[str]) -> dict[str, Any]:
-    """The user's own parallel/batch choices: non-default YAML parallel values, then overrides."""
+EXPLICIT_KEYS = (*PLAN_DECIDED_KEYS, "train.micro_batch_size", "train.dataloader_workers", "parallel.cpus_per_worker")
+"""Overrides the plan treats as the user's choices instead of choosing itself."""
+
+
+def explicit_choices(config: Config, overrides: Mapping[str, Any] | Iterable[str]) -> dict[str, Any]:
+    """The user's own parallel/batch choices: non-default YAML parallel values, then overrides (typed by
+    the config loader; strings are parsed by it too)."""
+    typed = overrides if isinstance(overrides, Mapping) else parse_overrides(overrides)
     defaults = ParallelConfig()
     out: dict[str, Any] = {f"parallel.{f.name}": getattr(config.parallel, f.name)
                            for f in dataclasses.fields(ParallelConfig)
                            if getattr(config.parallel, f.name) != getattr(defaults, f.name)}
-    for item in overrides:
-        key, _, value = item.partition("=")
-        key = key.strip()
-        if key in PLAN_DECIDED_KEYS or key in ("train.micro_batch_size", "train.dataloader_workers",
-                                               "parallel.cpus_per_worker"):
-            out[key] = _parse(key, value.strip())
+    for key, value in typed.items():
+        if key in EXPLICIT_KEYS:
+            low = 0 if key == "train.dataloader_workers" else 1
+            if isinstance(value, int) and not isinstance(value, bool) and value < low and key != "parallel.zero_stage":
+                raise ConfigError(f"config key '{key}': {value} is out of range (≥ {low})")
+            out[key] = value
     if out.get("parallel.zero_stage") == 0:
         out.pop("parallel.zero_stage")
     return out
-
-
-def _parse(key: str, value: str) -> Any:
-    if key == "parallel.strategy":
-        if value not in ("single", "ddp", "deepspeed"):
-            raise ConfigError(f"config key '{key}': {value!r} is not one of ['single', 'ddp', 'deepspeed']")
-        return value
-    if key == "parallel.offload_optimizer":
-        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-            raise ConfigError(f"config key '{key}' expects true or false, got {value!r}")
-        return value.lower() in ("true", "1", "yes")
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(f"config key '{key}' expects an integer, got {value!r}") from None
-    low = 0 if key in ("parallel.zero_stage", "train.dataloader_workers") else 1
-    if number < low or (key == "parallel.zero_stage" and number > 3):
-        raise ConfigError(f"config key '{key}': {number} is out of range"
-                          + (" (ZeRO stages are 1, 2, 3)" if key == "parallel.zero_stage" else f" (≥ {low})"))
-    return number
 
 
 def _check_workers(spec: PlatformSpec, config: Config, workers: int, explicit: dict, problems: list[str]) -> None:
