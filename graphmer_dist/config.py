@@ -166,6 +166,8 @@ class TrainConfig:
     dataloader_workers: int = 0
     num_threads: int = 0
     """torch intra-op threads per process; 0 = torch's default."""
+    report_to: list[str] = field(default_factory=list)
+    """Metrics sinks beside metrics.jsonl: tensorboard, mlflow (train/sinks.py). Empty = none."""
 
     def __post_init__(self) -> None:
         _check(self.steps >= 1, "train.steps", "must be at least 1")
@@ -180,6 +182,8 @@ class TrainConfig:
         _check(self.grad_clip > 0, "train.grad_clip", "must be > 0")
         _check(self.eval_queries >= 0, "train.eval_queries", "must be ≥ 0 (0 = no link-prediction validation)")
         parse_duration(self.time_limit, "train.time_limit")
+        bad = sorted(set(self.report_to) - {"tensorboard", "mlflow"})
+        _check(not bad, "train.report_to", f"unknown sink(s) {bad}; choose from tensorboard, mlflow (or none)")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

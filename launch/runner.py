@@ -19,7 +19,9 @@ def run(plan) -> int:
     config = _with_worker_threads(_with_time_limit(plan.config, plan.time_limit_s))
     dataset_dir = prepare_dataset(config)
     from graphmer_dist.train.setup import write_run_files
+    from graphmer_dist.train.sinks import prepare_sinks
     write_run_files(plan.run_dir, config, _plan_dict(plan))
+    prepare_sinks(config, plan.run_dir)
     job = {"config": config.to_dict(), "dataset_dir": str(dataset_dir), "run_dir": plan.run_dir,
            "resume": config.checkpoint.resume, "resume_roots": list(plan.resume_roots),
            "platform": dict(plan.spec)}

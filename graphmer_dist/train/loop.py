@@ -22,7 +22,7 @@ def train_loop_per_worker(job: dict, hooks: TrainHooks | None = None) -> int:
     trainer = Trainer(ctx, hooks, benchmark)
     code = trainer.train()
     if benchmark is not None and trainer.step > 0:
-        _write_record(benchmark, ctx, trainer.last_row)
+        trainer.metrics.attach("benchmark.json", _write_record(benchmark, ctx, trainer.last_row))
     hooks.report({**trainer.last_row, "step": trainer.step, "exit_code": code}, None)
     return code
 
@@ -43,8 +43,9 @@ def _benchmark(ctx, job: dict):
     return bench
 
 
-def _write_record(benchmark, ctx, final_metrics: dict) -> None:
+def _write_record(benchmark, ctx, final_metrics: dict) -> dict:
     from graphmer_dist.records import append_record
     record = benchmark.finish(final_metrics)
     cfg = ctx.config
     append_record(ctx.run_dir, record, cfg.benchmark.store or None, cfg.checkpoint.s3_endpoint or None)
+    return record

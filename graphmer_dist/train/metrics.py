@@ -22,7 +22,8 @@ class MetricsWriter:
     """Appends to a local `metrics.jsonl`; on S3 (no appends) the whole file is rewritten at every
     checkpoint (`sync`), starting from what an earlier attempt left there."""
 
-    def __init__(self, run_dir: str | None, endpoint: str | None = None) -> None:
+    def __init__(self, run_dir: str | None, endpoint: str | None = None, sinks: list | None = None) -> None:
+        self.sinks = sinks or []  # graphmer_dist/train/sinks.py: TensorBoard, MLflow
         self._file: TextIO | None = None
         self._remote = None
         self._lines: list[str] = []
@@ -42,6 +43,13 @@ class MetricsWriter:
             self._file.flush()
         elif self._remote is not None:
             self._lines.append(line)
+        for sink in self.sinks:
+            sink.log(row)
+
+    def attach(self, name: str, data: dict) -> None:
+        """A file for the sinks that keep files (MLflow's artifacts), e.g. the benchmark record."""
+        for sink in self.sinks:
+            sink.attach(name, data)
 
     def sync(self) -> None:
         if self._remote is not None:
@@ -52,6 +60,16 @@ class MetricsWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+        for sink in self.sinks:
+            sink.close()
+
+
+def open_metrics(config, run_dir: str, is_main: bool) -> MetricsWriter:
+    """Rank 0 writes metrics.jsonl and feeds train.report_to's sinks; other ranks write nothing."""
+    if not is_main:
+        return MetricsWriter(None)
+    from graphmer_dist.train.sinks import open_sinks
+    return MetricsWriter(run_dir, config.checkpoint.s3_endpoint or None, open_sinks(config, run_dir))
 
 
 class Progress:

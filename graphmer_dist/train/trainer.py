@@ -15,7 +15,7 @@ from graphmer_dist.errors import CheckpointError
 from graphmer_dist.train.distributed import all_reduce_sum, barrier
 from graphmer_dist.train.evaluate import evaluate, link_summary, link_validation
 from graphmer_dist.train.hooks import TrainHooks
-from graphmer_dist.train.metrics import MetricsWriter, progress_display
+from graphmer_dist.train.metrics import open_metrics, progress_display
 from graphmer_dist.train.preemption import EXIT_PREEMPTED, StopRequest, TimeBudget
 from graphmer_dist.train.setup import TrainContext
 from graphmer_dist.train.step import optimizer_step
@@ -29,8 +29,7 @@ class Trainer:
         self.last_saved = -1
         self.stop = StopRequest()
         self.budget = TimeBudget(parse_duration(self.cfg.train.time_limit))
-        self.metrics = MetricsWriter(ctx.run_dir if ctx.world.is_main else None,
-                                     self.cfg.checkpoint.s3_endpoint or None)
+        self.metrics = open_metrics(self.cfg, ctx.run_dir, ctx.world.is_main)
         self.last_row: dict = {}
 
     def train(self) -> int:
