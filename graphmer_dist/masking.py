@@ -1,4 +1,4 @@
-"""`MaskingCollator`: turns B unmasked dataset rows into a training batch (DESIGN.md §3 "Masking").
+"""`MaskingCollator`: turns B unmasked dataset rows into a training batch (docs/design.md §3 "Masking").
 
 Roots: span masking to `train.mask_fraction` of the real roots; span lengths 1..max_span_length from
 a truncated geometric (p = train.span_geometric_p); spans start at word starts. For a byte-level BPE

@@ -1,4 +1,4 @@
-"""The relation vocabulary of the GraphMER-SE code ontology (DESIGN.md §2).
+"""The relation vocabulary of the GraphMER-SE code ontology (docs/design.md §2).
 
 Relation ids are fixed by this tuple's order: id 0 means "no relation" (a root without leaves), and
 relation `RELATIONS[i]` has id `i + 1`. The model's relation embedding table, the dataset's

@@ -11,7 +11,7 @@ from graphmer_dist.model.distances import decay_mask, hop_distances
 
 
 def bfs_distances(R: int, K: int) -> torch.Tensor:
-    """All-pairs BFS on the explicit edge list of DESIGN.md §1 (the closed form's ground truth)."""
+    """All-pairs BFS on the explicit edge list of docs/design.md §1 (the closed form's ground truth)."""
     N = R * (K + 1)
     edges = [[] for _ in range(N)]
 

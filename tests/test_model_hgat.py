@@ -12,7 +12,7 @@ CONFIG = ModelConfig(vocab_size=300, hidden_size=16, num_heads=2, num_roots=8, l
 
 
 def reference(hgat: HGAT, emb, leaf_relation, head_length, valid):
-    """DESIGN.md §3 written one triple and one tail token at a time."""
+    """docs/design.md §3 written one triple and one tail token at a time."""
     R, K = CONFIG.num_roots, CONFIG.leaves_per_root
     out = emb.clone()
     for b in range(emb.shape[0]):

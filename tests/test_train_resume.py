@@ -120,7 +120,7 @@ def test_gradient_accumulation_matches_one_big_batch(tiny_dataset, tmp_path):
     for name, micro, loaders in (("accumulated", 2, 0), ("whole", 4, 2)):
         assert train_loop_per_worker(job(tiny_dataset, tmp_path / name, *no_dropout, f"train.micro_batch_size={micro}",
                                          f"train.dataloader_workers={loaders}")) == 0
-    # Not bit-equal: each micro-batch's loss is a mean over its own masked tokens (DESIGN.md §3), so
+    # Not bit-equal: each micro-batch's loss is a mean over its own masked tokens (docs/design.md §3), so
     # the two averages weight tokens slightly differently. The pre-clip gradient norm would double
     # if the loss were not divided by the accumulation steps (Adam and clipping hide that in weights).
     norms = {name: [json.loads(line)["grad_norm"] for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()

@@ -1,7 +1,7 @@
 """Synthetic batches with the config's exact shapes and realistic content.
 
 Roots are full chunks `[CLS] … [SEP]`; about one root in eight carries an injected triple (dense
-injection, DESIGN.md §1) with a 1..K-token tail and a 1..3-token head; the real masking collator
+injection, docs/design.md §1) with a 1..K-token tail and a 1..3-token head; the real masking collator
 then masks 15% of roots in spans plus whole tails, so the heads see the usual number of targets.
 """
 

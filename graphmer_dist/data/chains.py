@@ -1,4 +1,4 @@
-"""Leafy chain graphs from one file's tokens and the KG mentions in it (DESIGN.md §1).
+"""Leafy chain graphs from one file's tokens and the KG mentions in it (docs/design.md §1).
 
 Roots are the file's token stream cut into chunks of R-2 tokens wrapped as [CLS] … [SEP]. Each root
 token that starts a mention of an entity heading a triple of this split gets ONE triple: the tail's

@@ -24,7 +24,7 @@ _IDENTIFIER_CHAR = re.compile(r"[A-Za-z0-9_]")
 
 @dataclass(frozen=True)
 class VocabFlags:
-    """Per token id: the two facts the masking collator's word-start rule needs (DESIGN.md §3)."""
+    """Per token id: the two facts the masking collator's word-start rule needs (docs/design.md §3)."""
 
     begins_with_space: np.ndarray
     """(V,) bool: the token starts with the byte-level space marker."""

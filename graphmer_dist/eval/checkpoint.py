@@ -1,4 +1,4 @@
-"""Load a checkpoint for evaluation, or fail: never evaluate weights that did not load (DESIGN.md §6).
+"""Load a checkpoint for evaluation, or fail: never evaluate weights that did not load (docs/design.md §6).
 
 Which folder, and whether it is intact, is the checkpoint package's call (`resolve_checkpoint`: a checkpoint
 folder, or the newest valid one of a run folder, local or s3://, every file checked against manifest.json).

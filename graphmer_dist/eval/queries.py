@@ -1,4 +1,4 @@
-"""Link-prediction queries and the packed inputs that score them (DESIGN.md §4).
+"""Link-prediction queries and the packed inputs that score them (docs/design.md §4).
 
 One query per injected triple (leaf_relation ≠ 0). A candidate tail of L tokens is scored under the
 input training would show for a masked tail of L tokens: the roots unmasked, [MASK] in the first L

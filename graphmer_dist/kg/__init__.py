@@ -1,4 +1,4 @@
-"""The code knowledge graph: exact triples from static analysis of source files (DESIGN.md §2).
+"""The code knowledge graph: exact triples from static analysis of source files (docs/design.md §2).
 
 `extract_corpus(paths, data)` walks the corpus (`discover.py`), parses files in a process pool
 (`worker.py`, `python_visitor.py`, `python_flows.py`), resolves names and follows values across the

@@ -1,4 +1,4 @@
-"""Multi-head self-attention whose scaled logits are multiplied by the decay mask (DESIGN.md §3).
+"""Multi-head self-attention whose scaled logits are multiplied by the decay mask (docs/design.md §3).
 
 logits = (q·k / sqrt(d_h)) · D[h], padded keys → −inf, softmax. D is not additive, so plain SDPA
 cannot express it. This is the reference maths; the fast path (config 'flex') compiles whole

@@ -1,4 +1,4 @@
-"""Hop distances of the leafy chain graph and the attention decay mask built from them (DESIGN.md §1, §3).
+"""Hop distances of the leafy chain graph and the attention decay mask built from them (docs/design.md §1, §3).
 
 Distances come from each node's graph coordinates (root ρ, leaf slot j) by the closed form, so the
 same code serves the flat layout (coordinates shared by the batch: one (N, N) mask) and the compact

@@ -2,7 +2,7 @@
 
 For a triple (head tokens h_1..h_m at roots i..i+m-1, relation r, tail tokens t_1..t_K in root i's
 leaf block):  e_kj = LeakyReLU_0.01(a_t·W_r t_k + a_h·W_r h_j),  α_kj = softmax_j e_kj,
-x_leaf(k) = E[t_k] + W_r Σ_j α_kj h_j  (DESIGN.md §3).
+x_leaf(k) = E[t_k] + W_r Σ_j α_kj h_j  (docs/design.md §3).
 
 Vectorised over all triples of the batch: a triple is addressed by its explicit (batch, root) index,
 never by order, and its head and tail nodes are found through the batch's `NodeLayout` (flat or
