@@ -37,6 +37,18 @@ class ConsoleRelay:
         return events
 
 
+class RelayClient:
+    """The workers' end of the relay (graphmer_dist never imports ray, so Ray calls stay here)."""
+
+    def __init__(self, relay) -> None:
+        self.relay = relay
+
+    def send(self, event: tuple, wait: bool = False) -> None:
+        ref = self.relay.push.remote(event)
+        if wait:
+            ray.get(ref)
+
+
 class ConsolePump:
     """The driver's side: drains the relay a few times a second and replays the events."""
 

@@ -17,6 +17,7 @@ import ray.train
 
 from graphmer_dist.checkpoint import verify_folder
 from graphmer_dist.train.loop import local_hooks
+from launch.ray_console import RelayClient
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ class StopFlag:
 class RayHooks:
     def __init__(self, job: dict) -> None:
         self.stop_flag = job.get("stop_flag")
-        self.console = job.get("console")  # rank 0's progress goes to the driver (launch/ray_console.py)
+        # rank 0's progress display goes to the driver's console (launch/ray_console.py)
+        self.console = RelayClient(job["console"]) if job.get("console") is not None else None
         # A fresh Ray run may continue a run folder's older checkpoints (or a --resume path).
         self.fallback = local_hooks(job)
         self._downloads: list[tempfile.TemporaryDirectory] = []

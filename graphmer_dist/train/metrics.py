@@ -115,7 +115,7 @@ class Progress:
 
 
 class RelayedProgress(Progress):
-    """Rank 0's display under Ray: every call travels to the driver (`launch/ray_console.py`), which
+    """Rank 0's display under Ray: every call travels to the driver (`relay.send`, launch/ray_console.py), which
     shows it with a `Progress` of its own, so the user sees one console whatever the strategy. Workers
     print nothing themselves; bar-only updates (no row) are sent at most twice a second."""
 
@@ -126,7 +126,7 @@ class RelayedProgress(Progress):
 
     def _send(self, *event: Any) -> None:
         if self.enabled:
-            self._relay.push.remote(event)
+            self._relay.send(event)
 
     def begin(self, start_step: int) -> None:
         self._send("begin", self.total_steps, start_step)
@@ -143,8 +143,7 @@ class RelayedProgress(Progress):
 
     def close(self) -> None:
         if self.enabled:  # wait until the driver's relay holds everything sent before the run ends
-            import ray
-            ray.get(self._relay.push.remote(("close",)))
+            self._relay.send(("close",), wait=True)
 
 
 def progress_display(total_steps: int, enabled: bool, relay=None) -> Progress:
