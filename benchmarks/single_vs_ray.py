@@ -8,11 +8,20 @@ allocator warm-up) are left out of the steady state. Evaluation and periodic che
 past the end of the run so only training steps are timed.
 
 On a shared machine other processes slow whole arms down (2,859 vs 5,621 tokens/s for two identical
-single-process runs here at load 5–8 on 2 cores), so run several `--rounds` (arms alternate) and
-compare the p10-step rate too: contention only ever makes a step slower. The load average is printed.
+single-process runs here at load 5–8 on 2 cores). So the arms run in rounds, alternating which goes
+first (ABBA: a drift in load hits both arms alike), each round gives one *paired* ratio (Ray / single,
+measured minutes apart), and the verdict comes from the spread of those ratios: "within 5%" only when
+the lower quartile of the paired ratios clears 0.95, "slower" only when the upper quartile is below it,
+otherwise "no verdict" — the machine was too noisy, run more rounds or on a quieter machine. The p10-step
+rate is compared too: contention only ever makes a step slower. The load average is printed.
+
+Time to first step is split into its phases: Ray start-up (`ray.init`), the worker group coming up
+(Ray Train's controller, worker processes, torch process group; until rank 0 enters the loop), our
+imports and building the run (dataset check, model, DDP wrapper, optimizer; until the first step
+starts) and the first step itself.
 
     .venv/bin/python benchmarks/single_vs_ray.py                      # cpu-small, 1 thread, 40 steps
-    .venv/bin/python benchmarks/single_vs_ray.py --threads 2 --steps 60 --rounds 3
+    .venv/bin/python benchmarks/single_vs_ray.py --threads 2 --steps 60 --rounds 6
 """
 
 from __future__ import annotations
@@ -48,13 +57,31 @@ def run_arm(config_name: str, overrides: list[str], run_dir: str) -> dict:
     job = {"config": config.to_dict(), "dataset_dir": str(dataset_dir), "run_dir": run_dir,
            "resume": "never", "resume_roots": [], "platform": {"name": "benchmark"}}
     launched = time.time()
+    marks = {"start": start, "launched": launched}
     if config.parallel.strategy == "single":
+        marks["loop_entered"] = time.time()
         from graphmer_dist.train.loop import train_loop_per_worker
         code = train_loop_per_worker(job)
     else:
-        from launch.ray_driver import run_with_ray
-        code, _ = run_with_ray(job, use_gpu=False, address=None)
-    return {"exit_code": code, "start": start, "launched": launched, "end": time.time()}
+        from launch.ray_driver import connect, run_with_ray
+        connect(None)
+        marks["ray_started"] = time.time()
+        code, _ = run_with_ray(job, use_gpu=False, address=None, loop=timed_ray_loop)
+        marks["loop_entered"] = json.loads((Path(run_dir) / LOOP_MARK).read_text())["loop_entered"]
+    return {"exit_code": code, **marks, "end": time.time()}
+
+
+LOOP_MARK = "loop_entered.json"
+
+
+def timed_ray_loop(job: dict) -> None:
+    """Ray's loop, noting in the run folder when rank 0's worker got to it (before our imports)."""
+    entered = time.time()
+    from launch.ray_hooks import ray_train_loop
+    import ray.train
+    if ray.train.get_context().get_world_rank() == 0:
+        Path(job["run_dir"], LOOP_MARK).write_text(json.dumps({"loop_entered": entered}))
+    ray_train_loop(job)
 
 
 def summarize(run_dir: Path, marks: dict, skip: int) -> dict:
@@ -73,7 +100,18 @@ def summarize(run_dir: Path, marks: dict, skip: int) -> dict:
             "data_wait_s_mean": statistics.fmean(r["data_wait_s"] for r in steady),
             "first_step_s": first["step_s"],
             # Launch (dataset checked) → first step logged: process/Ray start-up, model build, compile.
-            "time_to_first_step_s": first["time"] - marks["launched"]}
+            "time_to_first_step_s": first["time"] - marks["launched"],
+            "phases_s": phases(marks, first)}
+
+
+def phases(marks: dict, first: dict) -> dict:
+    """Where the time to first step goes (first["time"] is logged when the first step has ended)."""
+    step_started = first["time"] - first["step_s"]
+    out = {"ray_init": marks["ray_started"] - marks["launched"]} if "ray_started" in marks else {}
+    out["worker_group_up"] = marks["loop_entered"] - marks.get("ray_started", marks["launched"])
+    out["imports_and_build"] = step_started - marks["loop_entered"]
+    out["first_step"] = first["step_s"]
+    return out
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -100,42 +138,75 @@ def main() -> int:
     p.add_argument("--attention", default="flex", choices=("flex", "eager"))
     p.add_argument("--precision", default="bf16", choices=("bf16", "fp32"))
     p.add_argument("--arms", nargs="+", default=["single", "ddp"], choices=("single", "ddp"))
-    p.add_argument("--rounds", type=int, default=1,
-                   help="alternate the arms this many times; medians are reported (a shared machine is noisy)")
+    p.add_argument("--rounds", type=int, default=6,
+                   help="alternating rounds (ABBA); the verdict needs their paired ratios to agree (default 6)")
+    p.add_argument("--tolerance", type=float, default=0.05, help="Ray may cost this fraction (default 0.05)")
     p.add_argument("--json", metavar="FILE", help="also write the results here")
     args = p.parse_args()
     runs: dict[str, list[dict]] = {strategy: [] for strategy in args.arms}
-    for _ in range(args.rounds):
-        for strategy in args.arms:
+    for round_index in range(args.rounds):
+        order = args.arms if round_index % 2 == 0 else args.arms[::-1]
+        for strategy in order:
             overrides = arm_overrides(strategy, args.threads, args.steps, args.attention, args.precision)
             load_before = os.getloadavg()[0]
             r = spawn_arm(args.config, overrides, args.skip)
             # Other processes on the machine show up here; compare arms only at similar load.
             r["load_avg_1m"] = (load_before + os.getloadavg()[0]) / 2
             runs[strategy].append(r)
-            print(f"{strategy:>6}: {r['tokens_per_s']:8,.0f} tokens/s ({r['tokens_per_s_p10_step']:,.0f} at the "
-                  f"p10 step)  median step {r['step_s_median']:.3f} s  "
+            phase_text = ", ".join(f"{k} {v:.1f}" for k, v in r["phases_s"].items())
+            print(f"round {round_index + 1} {strategy:>6}: {r['tokens_per_s']:8,.0f} tokens/s "
+                  f"({r['tokens_per_s_p10_step']:,.0f} at the p10 step)  median step {r['step_s_median']:.3f} s  "
                   f"max {r['step_s_max']:.3f} s  data wait {r['data_wait_s_mean'] * 1e3:.1f} ms  "
-                  f"first step {r['first_step_s']:.1f} s  to first step {r['time_to_first_step_s']:.1f} s  "
+                  f"to first step {r['time_to_first_step_s']:.1f} s ({phase_text})  "
                   f"load {r['load_avg_1m']:.1f}", flush=True)
-    results: dict = {"runs": runs, "threads": args.threads, "attention": args.attention, "precision": args.precision}
+    results: dict = {"runs": runs, "threads": args.threads, "attention": args.attention, "precision": args.precision,
+                     "rounds": args.rounds}
     for strategy, arm_runs in runs.items():
         results[strategy] = {key: statistics.median(r[key] for r in arm_runs)
                              for key in ("tokens_per_s", "tokens_per_s_p10_step", "time_to_first_step_s", "load_avg_1m")}
+        results[strategy]["phases_s"] = {key: statistics.median(r["phases_s"][key] for r in arm_runs)
+                                         for key in arm_runs[0]["phases_s"]}
     if "single" in results and "ddp" in results:
-        ratio = results["ddp"]["tokens_per_s"] / results["single"]["tokens_per_s"]
-        results["ray_over_single"] = ratio
         for strategy in ("single", "ddp"):
             m = results[strategy]
             print(f"median {strategy:>6}: {m['tokens_per_s']:8,.0f} tokens/s ({m['tokens_per_s_p10_step']:,.0f} at "
-                  f"the p10 step), "
-                  f"{m['time_to_first_step_s']:.1f} s to first step")
-        fast_ratio = results["ddp"]["tokens_per_s_p10_step"] / results["single"]["tokens_per_s_p10_step"]
-        results["ray_over_single_p10_step"] = fast_ratio
-        print(f"Ray 1-worker / single = {ratio:.3f} (Ray overhead {1 - ratio:+.1%}); at the p10 step {fast_ratio:.3f}")
+                  f"the p10 step), {m['time_to_first_step_s']:.1f} s to first step ("
+                  + ", ".join(f"{k} {v:.1f} s" for k, v in m["phases_s"].items()) + ")")
+        for key, label in (("tokens_per_s", "tokens/s"), ("tokens_per_s_p10_step", "p10-step tokens/s")):
+            paired = [d[key] / s[key] for s, d in zip(runs["single"], runs["ddp"])]
+            results[f"ray_over_single_{key}"] = verdict = judge(paired, args.tolerance)
+            print(f"Ray 1-worker / single, {label}: median {verdict['median']:.3f}, quartiles "
+                  f"{verdict['q1']:.3f}–{verdict['q3']:.3f}, range {verdict['min']:.3f}–{verdict['max']:.3f} "
+                  f"over {len(paired)} paired rounds → {verdict['verdict']}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0
+
+
+def judge(paired: list[float], tolerance: float) -> dict:
+    """A verdict only when the middle half of the paired ratios is on one side of 1 - tolerance."""
+    ordered = sorted(paired)
+    q1, q3 = _quantile(ordered, 0.25), _quantile(ordered, 0.75)
+    floor = 1 - tolerance
+    if len(ordered) < 4:
+        verdict = f"no verdict: {len(ordered)} rounds are too few (use --rounds 4 or more)"
+    elif q1 >= floor:
+        verdict = f"Ray costs less than {tolerance:.0%}"
+    elif q3 < floor:
+        verdict = f"Ray costs more than {tolerance:.0%}"
+    else:
+        verdict = (f"no verdict: the rounds disagree (quartiles {q1:.3f}–{q3:.3f} straddle {floor:.2f}); "
+                   "run more rounds or on a quieter machine")
+    return {"median": statistics.median(ordered), "q1": q1, "q3": q3, "min": ordered[0], "max": ordered[-1],
+            "paired": paired, "verdict": verdict}
+
+
+def _quantile(ordered: list[float], fraction: float) -> float:
+    """Linear interpolation between the closest ranks."""
+    position = fraction * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 if __name__ == "__main__":
