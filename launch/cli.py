@@ -1,7 +1,7 @@
 """`graphmer-launch`: train by default, or run one of the subcommands.
 
     graphmer-launch --platform local [...]         train (see launch/cmd_train.py)
-    graphmer-launch data|bench|eval|report|kaggle  the subcommands below
+    graphmer-launch data|bench|eval|report|kaggle|sweep  the subcommands below
 
 Each subcommand lives in its own module with `build_parser()` and `main(argv) -> int`, imported only
 when used, so `--strategy single` never imports ray and `--help` stays fast. User errors print as one
@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "eval": "launch.cmd_eval",
     "report": "launch.cmd_report",
     "kaggle": "launch.cmd_kaggle",
+    "sweep": "launch.cmd_sweep",
 }
 TRAIN_COMMAND = "launch.cmd_train"
 

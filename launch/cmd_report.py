@@ -29,6 +29,7 @@ def main(argv: list[str]) -> int:
     records = load_records(args.sources, endpoint=args.s3_endpoint)
     rows = build_rows(records)
     print_table(rows)
+    print_sweeps(args.sources)
     if args.markdown:
         text = to_markdown(rows)
         if args.markdown == "-":
@@ -54,3 +55,16 @@ def print_table(rows) -> None:
     for row in rows:
         table.add_row(*(row.cells[c] for c in COLUMNS))
     Console(width=240).print(table)
+
+
+def print_sweeps(sources: list[str]) -> None:
+    """A sweep folder (graphmer-launch sweep) also gets its trials ranked by the sweep's metric."""
+    import json
+
+    from launch.cmd_sweep import SWEEP_FILE, print_ranking
+    for source in sources:
+        path = Path(source).expanduser() / SWEEP_FILE
+        if "://" not in source and path.is_file():
+            sweep = json.loads(path.read_text(encoding="utf-8"))
+            print(f"sweep {source}: trials ranked by {sweep['metric']} ({sweep['mode']})")
+            print_ranking(sweep["trials"], sweep["metric"], list(sweep["grid"]))

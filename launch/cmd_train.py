@@ -50,7 +50,8 @@ def flag_overrides(args: argparse.Namespace) -> list[str]:
         "time_limit": "train.time_limit", "checkpoint_every": "checkpoint.every_steps",
         "run_dir": "checkpoint.run_dir", "resume": "checkpoint.resume", "bench_store": "benchmark.store",
     }
-    out = [f"{key}={getattr(args, attr)}" for attr, key in mapping.items() if getattr(args, attr) is not None]
+    # getattr: commands that take a subset of these flags (sweep) share this mapping
+    out = [f"{key}={getattr(args, attr)}" for attr, key in mapping.items() if getattr(args, attr, None) is not None]
     if args.corpus:
         out.append("data.corpus=" + ",".join(args.corpus))
     if args.dataset:
