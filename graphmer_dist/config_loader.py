@@ -72,6 +72,15 @@ def parse_overrides(overrides: Iterable[str]) -> dict[str, Any]:
     return typed
 
 
+def apply_overrides(config: Config, typed: Mapping[str, Any]) -> Config:
+    """`config` with typed overrides ({"train.lr": 3e-4}, from `parse_overrides`) applied and re-checked."""
+    sections: dict[str, dict[str, Any]] = {}
+    for dotted, value in typed.items():
+        section, _, key = dotted.partition(".")
+        sections.setdefault(section, {})[key] = value
+    return config.replace(**sections)
+
+
 def config_from_dict(raw: dict[str, Any], source: str = "a dict") -> Config:
     unknown = sorted(set(raw) - set(SECTIONS) - {"name"})
     if unknown:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from graphmer_dist.config import Config
-from graphmer_dist.config_loader import parse_overrides
+from graphmer_dist.config_loader import apply_overrides, parse_overrides
 from graphmer_dist.errors import ConfigError
 from launch.common_args import add_config_args
 
@@ -68,16 +68,8 @@ def trial_configs(base: Config, grid: dict[str, list[Any]]) -> list[dict[str, An
     """Every grid point, checked now (one error before any trial starts, not one per trial)."""
     points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     for point in points:
-        apply_point(base, point)
+        apply_overrides(base, point)
     return points
-
-
-def apply_point(base: Config, point: dict[str, Any]) -> Config:
-    sections: dict[str, dict[str, Any]] = {}
-    for dotted, value in point.items():
-        section, _, key = dotted.partition(".")
-        sections.setdefault(section, {})[key] = value
-    return base.replace(**sections)
 
 
 def base_config(args: argparse.Namespace) -> tuple[Config, Any]:

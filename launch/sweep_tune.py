@@ -54,14 +54,13 @@ class TuneHooks:
 
 def run_trial(point: dict[str, Any], *, base: dict, dataset_dir: str, sweep_dir: str, platform: dict,
               metric: str) -> None:
-    from graphmer_dist.config_loader import config_from_dict
+    from graphmer_dist.config_loader import apply_overrides, config_from_dict
     from graphmer_dist.train.loop import local_hooks, train_loop_per_worker
     from graphmer_dist.train.setup import write_run_files
     from graphmer_dist.train.sinks import prepare_sinks
-    from launch.cmd_sweep import apply_point
 
     run_dir = trial_folder(sweep_dir, point)
-    config = apply_point(config_from_dict(base), point).replace(checkpoint={"run_dir": run_dir, "resume": "auto"})
+    config = apply_overrides(config_from_dict(base), point).replace(checkpoint={"run_dir": run_dir, "resume": "auto"})
     write_run_files(run_dir, config, None)
     prepare_sinks(config, run_dir)
     job = {"config": config.to_dict(), "dataset_dir": dataset_dir, "run_dir": run_dir, "resume": "auto",
