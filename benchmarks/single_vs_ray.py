@@ -163,7 +163,8 @@ def main() -> int:
                      "rounds": args.rounds}
     for strategy, arm_runs in runs.items():
         results[strategy] = {key: statistics.median(r[key] for r in arm_runs)
-                             for key in ("tokens_per_s", "tokens_per_s_p10_step", "time_to_first_step_s", "load_avg_1m")}
+                             for key in ("tokens_per_s", "tokens_per_s_p10_step", "time_to_first_step_s",
+                                         "load_avg_1m")}
         results[strategy]["phases_s"] = {key: statistics.median(r["phases_s"][key] for r in arm_runs)
                                          for key in arm_runs[0]["phases_s"]}
     if "single" in results and "ddp" in results:

@@ -4,7 +4,7 @@ Ray normally streams every worker's and actor's stdout/stderr to the driver, pre
 `(RayTrainWorker pid=…)` in ANSI colour: each rank's progress lines, Ray Train's controller notices,
 its placement-group cleaner's retries, boto's credential notice. We connect with
 `log_to_driver=False` instead, so all of that stays in Ray's session logs (their folder is printed
-once), and rank 0's progress reaches the driver through a `ConsoleRelay` actor: the worker pushes
+once), and rank 0's progress reaches the driver through a `DriverLink` actor: the worker pushes
 the calls of its display (`RelayedProgress` in graphmer_dist/train/metrics.py) and a thread of the
 driver replays them on a local `Progress` — a rich bar on a terminal, plain lines otherwise.
 """
@@ -23,11 +23,21 @@ QUIET_INIT = {"log_to_driver": False, "logging_level": "WARNING"}
 
 
 @ray.remote(num_cpus=0)
-class ConsoleRelay:
-    """Holds rank 0's display events until the driver drains them (Ray keeps one caller's order)."""
+class DriverLink:
+    """The driver's one actor for a run (each actor is a process to start): rank 0's display events go
+    up until the driver drains them (Ray keeps one caller's order), and a stop request goes down — set
+    when the driver receives SIGTERM/SIGINT, polled by rank 0 once per step (launch/ray_hooks.py).
+    Signals do not reach Ray's workers (they run under the raylet, the loop off their main thread)."""
 
     def __init__(self) -> None:
         self.events: list[tuple] = []
+        self.signal_name: str | None = None
+
+    def set(self, signal_name: str) -> None:
+        self.signal_name = self.signal_name or signal_name
+
+    def get(self) -> str | None:
+        return self.signal_name
 
     def push(self, event: tuple) -> None:
         self.events.append(event)

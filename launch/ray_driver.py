@@ -16,8 +16,9 @@ workers import this package from the job's working_dir or from the image. infra/
 excludes the top-level .venv, runs and data folders anchored with a leading "/": Ray reads excludes
 like .gitignore, and a bare "data" would also drop graphmer_dist/data from the upload.
 
-Preemption: signals reach the driver, not Ray's workers, so the driver forwards SIGTERM/SIGINT to a
-`StopFlag` actor that rank 0 polls each step; the workers checkpoint and the run exits 75.
+Preemption: signals reach the driver, not Ray's workers, so the driver forwards SIGTERM/SIGINT to its
+`DriverLink` actor (launch/ray_console.py) that rank 0 polls each step; the workers checkpoint and the
+run exits 75.
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ def connect(address: str | None, num_cpus: int | None = None) -> None:
         if address:
             ray.init(address=address, **QUIET_INIT)
         else:
-            # A private local cluster: token auth (on by default in 2.60) only gets in the way on loopback.
+            # A private local cluster: token auth (on by default in 2.60) only gets in the way on loopback,
+            # and nothing drains its one node, so Ray Train's preemption watcher (one more actor process
+            # to start on a busy machine) has nothing to watch.
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
             ray.init(num_cpus=num_cpus, include_dashboard=False, **QUIET_INIT)
     print(f"Ray's logs (workers, controller): {ray_logs_dir() or 'the Ray session folder'}", flush=True)
 
@@ -84,13 +88,12 @@ def run_with_ray(job: dict, use_gpu: bool, address: str | None,
     """Train through Ray; (exit code, rank 0's last reported metrics)."""
     from ray.train import TrainingFailedError
     connect(address)
-    from launch.ray_console import ConsolePump, ConsoleRelay
-    from launch.ray_hooks import StopFlag
-    stop_flag, relay = StopFlag.remote(), ConsoleRelay.remote()
-    job = {**job, "stop_flag": stop_flag, "console": relay}
-    previous = forward_signals(stop_flag)
+    from launch.ray_console import ConsolePump, DriverLink
+    link = DriverLink.remote()  # stop requests to rank 0, its console to us
+    job = {**job, "stop_flag": link, "console": link}
+    previous = forward_signals(link)
     try:
-        with ConsolePump(relay):
+        with ConsolePump(link):
             result = build_trainer(job, use_gpu, loop).fit()
     except TrainingFailedError as exc:
         user_error = find_user_error(exc)

@@ -22,21 +22,6 @@ from launch.ray_console import RelayClient
 log = logging.getLogger(__name__)
 
 
-@ray.remote(num_cpus=0)
-class StopFlag:
-    """Set by the driver when it receives SIGTERM/SIGINT; rank 0 polls it once per step. Signals do not
-    reach Ray's workers (they run under the raylet, and the loop runs off their main thread)."""
-
-    def __init__(self) -> None:
-        self.signal_name: str | None = None
-
-    def set(self, signal_name: str) -> None:
-        self.signal_name = self.signal_name or signal_name
-
-    def get(self) -> str | None:
-        return self.signal_name
-
-
 class RayHooks:
     def __init__(self, job: dict) -> None:
         self.stop_flag = job.get("stop_flag")
