@@ -59,7 +59,7 @@ class FactIndex:
         ids = {text: tuple(a.tolist()) for text, a in zip(texts, encode_tails(tokenizer, texts))}
         by_relation: dict[int, Counter[Tail]] = defaultdict(Counter)
         for (relation, text, train), count in counts.items():
-            if 0 < len(ids[text]) <= max_tail:  # longer tails are never injected (DESIGN.md §1)
+            if 0 < len(ids[text]) <= max_tail:  # longer tails are never injected (docs/design.md §1)
                 by_relation[RELATION_ID[relation]][ids[text]] += count if train else 0
         self.candidates = {rel: Candidates.build(c) for rel, c in by_relation.items()}
         self.first_token_count = {rel: _first_token_counts(c, vocab_size) for rel, c in by_relation.items()}
