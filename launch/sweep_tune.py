@@ -8,6 +8,7 @@ trial reports its metrics to Tune (`TuneHooks`), which is where ASHA may stop it
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -96,6 +97,7 @@ def run_tune(base: Config, grid: dict[str, list[Any]], dataset_dir: str, sweep_d
     """Runs (or resumes) the sweep; one dict per trial: params, run_dir, status, step and its metrics."""
     from launch.ray_driver import connect
     connect(args.address)
+    logging.getLogger("ray.tune").setLevel(logging.WARNING)  # its "wrote the experiment state" notices
     space = {key: tune.grid_search(values) for key, values in grid.items()}
     if args.samples > 1:  # repeated runs of a point differ by their seed
         space["train.seed"] = tune.grid_search([base.train.seed + i for i in range(args.samples)])

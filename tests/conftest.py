@@ -11,7 +11,8 @@ pytest_plugins = ["fixtures.s3_server", "fixtures.ray_cluster", "fixtures.datase
 
 # Variables torch sets on itself the first time it compiles or builds a fused optimizer: not a test's doing.
 _SET_BY_LIBRARIES = {"PYTEST_CURRENT_TEST", "TORCHINDUCTOR_CACHE_DIR", "_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR",
-                     "_MLFLOW_TELEMETRY_SESSION_ID"}  # mlflow, on first use (tests/test_sinks.py)
+                     "_MLFLOW_TELEMETRY_SESSION_ID",  # mlflow, on first use (tests/test_sinks.py)
+                     "CRC32C_SW_MODE"}  # tensorboardX, imported by Ray Tune's default loggers (tests/test_sweep.py)
 
 
 @pytest.fixture(autouse=True)

@@ -33,7 +33,8 @@ def test_a_two_trial_sweep_ranks_normal_run_folders_and_resumes(ray_cluster, tin
                      if '"eval": true' in line]
         assert eval_rows[-1]["val_loss"] == pytest.approx(trial["val_loss"])  # the trial's own last validation
         assert len((run_dir / "benchmarks.jsonl").read_text().splitlines()) == 1
-    assert out.index(Path(trials[0]["run_dir"]).name) < out.index(Path(trials[1]["run_dir"]).name)
+    table = out[out.index("rank  train.lr"):]  # the ranked table, after the per-trial lines
+    assert table.index(Path(trials[0]["run_dir"]).name) < table.index(Path(trials[1]["run_dir"]).name)
 
     # The same command again restores the finished sweep from <run-dir>/tune instead of training again.
     assert cli.main(command) == 0
