@@ -25,7 +25,7 @@ from graphmer_dist.errors import ConfigError
 from launch.common_args import add_config_args
 
 SWEEP_FILE = "sweep.json"
-DEFAULT_METRIC = "val_loss"  # until the link-prediction metric (val_tail_mrr) is logged during training
+DEFAULT_METRIC = "val_tail_mrr"  # link prediction on the validation facts, logged at every validation
 
 
 def build_parser() -> argparse.ArgumentParser:

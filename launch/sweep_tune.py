@@ -48,7 +48,7 @@ class TuneHooks:
 
     def report(self, metrics: dict, checkpoint_dir: str | None) -> None:
         self.inner.report(metrics, checkpoint_dir)
-        if self.metric in metrics:  # Tune refuses results without the sweep's metric
+        if isinstance(metrics.get(self.metric), (int, float)):  # Tune refuses results without the metric
             tune.report({k: v for k, v in metrics.items() if isinstance(v, (int, float))
                          and not (isinstance(v, float) and math.isnan(v))})
 

@@ -44,6 +44,7 @@ def test_two_worker_ddp_console_is_the_single_run_console(ray_cluster, tiny_data
         *(f"step {s}/{STEPS} loss" for s in range(1, STEPS + 1)),  # rank 0's rows, each once
         *(f"step {s}/{STEPS} val_loss" for s in (2, 4)),
         f"finished {STEPS} steps",
+        "validation tail MRR",  # the run's last line before the summary (link prediction vs its baseline)
         f"trained {STEPS}/{STEPS} steps",
     ]
     for prefix in expected:

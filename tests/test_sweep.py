@@ -21,9 +21,9 @@ def test_a_two_trial_sweep_ranks_normal_run_folders_and_resumes(ray_cluster, tin
     out = capsys.readouterr().out
     result = json.loads((sweep / "sweep.json").read_text())
     trials = result["trials"]
-    assert result["metric"] == "val_loss" and result["mode"] == "min"
+    assert result["metric"] == "val_tail_mrr" and result["mode"] == "max"
     assert sorted(t["params"]["train.lr"] for t in trials) == [1e-3, 3e-3]
-    assert [t["val_loss"] for t in trials] == sorted(t["val_loss"] for t in trials)  # ranked, best first
+    assert [t["val_tail_mrr"] for t in trials] == sorted((t["val_tail_mrr"] for t in trials), reverse=True)
     for trial in trials:
         run_dir = Path(trial["run_dir"])
         assert trial["status"] == "done" and trial["step"] == 4
@@ -31,7 +31,7 @@ def test_a_two_trial_sweep_ranks_normal_run_folders_and_resumes(ray_cluster, tin
         assert json.loads((run_dir / "config.json").read_text())["train"]["lr"] == trial["params"]["train.lr"]
         eval_rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
                      if '"eval": true' in line]
-        assert eval_rows[-1]["val_loss"] == pytest.approx(trial["val_loss"])  # the trial's own last validation
+        assert eval_rows[-1]["val_tail_mrr"] == pytest.approx(trial["val_tail_mrr"])  # its own last validation
         assert len((run_dir / "benchmarks.jsonl").read_text().splitlines()) == 1
     table = out[out.index("rank  train.lr"):]  # the ranked table, after the per-trial lines
     assert table.index(Path(trials[0]["run_dir"]).name) < table.index(Path(trials[1]["run_dir"]).name)
@@ -43,7 +43,7 @@ def test_a_two_trial_sweep_ranks_normal_run_folders_and_resumes(ray_cluster, tin
 
     assert cli.main(["report", str(sweep)]) == 0
     report = capsys.readouterr().out
-    assert "runs (2)" in report and "ranked by val_loss" in report
+    assert "runs (2)" in report and "ranked by val_tail_mrr (max)" in report
 
 
 def test_grid_values_are_typed_and_checked_before_any_trial(capsys):
