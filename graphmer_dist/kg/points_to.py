@@ -215,7 +215,10 @@ class PointsTo:
             return self._each(self.eval(expr[1], reads), self._call, None, reads)
         if tag == "s":
             member = self.r.member(expr[1], expr[2], include_self=False)
-            return self._bind_all(self._entity_values(member, reads), expr[1], instance=True) if member else _EMPTY
+            if member is None:  # `super().__init__(msg)` in a subclass of Exception runs Exception.__init__
+                external = self._external_base(expr[1])
+                return self._itself(self.r._external(f"{external}.{expr[2]}")) if external else _EMPTY
+            return self._bind_all(self._entity_values(member, reads), expr[1], instance=True)
         if tag == "sub":
             return self._each(self.eval(expr[1], reads), self._subscript, expr[2], reads)
         if tag == "it":
@@ -317,11 +320,12 @@ class PointsTo:
         return out
 
     def _external_base(self, cls: str) -> str | None:
-        """The first external class in `cls`'s MRO: where a member the corpus lacks must come from."""
+        """The first class outside the corpus in `cls`'s MRO (`threading.Thread`, `builtins.ValueError`):
+        where a member the corpus lacks must come from."""
         if cls not in self._external_bases:
             self._external_bases[cls] = next(
-                (b for b in self.r.mro(cls)[1:] if self.entities.get(b) == "external"
-                 and not b.startswith(_NOT_A_BASE)), None)
+                (b for b in self.r.mro(cls)[1:] if b not in self.r.parent and self.entities.get(b) in
+                 ("external", "exception") and not b.startswith(_NOT_A_BASE)), None)
         return self._external_bases[cls]
 
     def _call(self, value: str, _: object, reads: list[str]) -> dict[str, None]:
