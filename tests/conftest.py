@@ -27,6 +27,15 @@ def _no_leaked_environment():
 
 
 @pytest.fixture
+def one_thread():
+    """Small models run fastest on one thread, and two threads on a busy 2-core machine spin ~50× slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def restore_torch_state():
     """For tests of code that sets torch's global thread count (bench, the benchmark suite)."""
     threads = torch.get_num_threads()

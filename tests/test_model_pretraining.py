@@ -13,19 +13,6 @@ from graphmer_dist.model import GraphMERForPretraining
 CONFIG = load_config("tiny")
 
 
-@pytest.fixture
-def one_thread(monkeypatch):
-    """Torch's constructors set these itself (AdamW's first construction imports the compiler), and a
-    tiny model is fastest on one thread when the machine is shared; restore both afterwards."""
-    for name in ("TORCHINDUCTOR_CACHE_DIR", "_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR"):
-        monkeypatch.setenv(name, "placeholder")
-        monkeypatch.delenv(name)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_batch(seed: int = 0, batch_size: int = 4):
     return synthetic_batches(CONFIG.model, CONFIG.train, batch_size, 1, seed=seed)[0]
 

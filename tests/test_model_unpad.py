@@ -28,17 +28,7 @@ TRAIN = TrainConfig(mask_fraction=0.3, leaf_mask_prob=0.5)
 TOLERANCE = {"fp32": (1e-5, 1e-5, 1e-4), "bf16": (0.05, 1e-2, 0.1)}   # hidden abs, loss rel, grad rel-to-max
 
 
-@pytest.fixture(autouse=True)
-def inductor_environment_and_one_thread(monkeypatch):
-    """torch.compile's inductor sets these process-wide on first use; restore them after the test.
-    One thread: these shapes are tiny, and two threads on a busy 2-core machine spin 50× slower."""
-    for name in ("TORCHINDUCTOR_CACHE_DIR", "_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR"):
-        monkeypatch.setenv(name, "placeholder")
-        monkeypatch.delenv(name)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def mixed_batch(model: ModelConfig = CONFIG) -> dict[str, torch.Tensor]:
