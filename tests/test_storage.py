@@ -145,3 +145,13 @@ def test_s3_missing_bucket_on_a_streamed_upload_is_named_too(s3, tmp_path):
     storage = open_storage("s3://no-such-bucket-here/run", endpoint=s3.endpoint)
     with pytest.raises(StorageError, match=r"upload of s3://no-such-bucket-here/run/f.bin failed: NoSuchBucket"):
         storage.write_file("f.bin", tmp_path / "f.bin")
+
+
+def test_s3_folder_markers_are_not_files(s3, tmp_path):
+    """pyarrow (Ray's checkpoint uploads) writes empty `folder/` objects; they are no file of the folder,
+    so a Ray-written S3 checkpoint downloads and verifies like any other."""
+    storage = open_storage(s3.uri("run"), s3.endpoint)
+    storage.write_bytes("checkpoints/step-1/a.bin", b"alpha")
+    s3.client.put_object(Bucket=s3.bucket, Key="run/checkpoints/step-1/", Body=b"")
+    assert storage.list("checkpoints") == {"checkpoints/step-1/a.bin": 5}
+    assert storage.download_dir("checkpoints/step-1", tmp_path / "copy") == [tmp_path / "copy" / "a.bin"]

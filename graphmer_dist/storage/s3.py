@@ -66,6 +66,8 @@ class S3Storage(Storage):
             out = {}
             for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
                 for obj in page.get("Contents", []):
+                    if obj["Key"].endswith("/"):  # a folder marker (pyarrow writes them for Ray's uploads)
+                        continue
                     out[obj["Key"][cut:]] = int(obj["Size"])
             return dict(sorted(out.items()))
         return self._call("list", prefix, listing)
