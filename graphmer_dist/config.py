@@ -51,6 +51,12 @@ class ModelConfig:
     hgat_dropout: float = 0.3
     decay_lambda: float = 0.6
     decay_p_init: float = 1.0
+    decay_mode: str = choice("multiply", "multiply", "add")
+    """'multiply' = the decay mask multiplies the scaled logits (paper); 'add' = log D is added to them, so
+    it multiplies the attention weights instead (docs/recipe.md)."""
+    position: str = choice("none", "none", "rotary")
+    """'none' = order only from the (symmetric) decay mask (paper); 'rotary' = queries and keys rotated by
+    (root index, leaf slot), a directional signal (model/positions.py, docs/recipe.md)."""
     attention: str = choice("flex", "flex", "eager")
     """'flex' = the fused fast path used for training, 'eager' = the reference it is tested against."""
     unpad: bool = True

@@ -19,6 +19,7 @@ from graphmer_dist.model.compiled import compiled_layer_forward, worth_compiling
 from graphmer_dist.model.distances import decay_mask, pair_hops
 from graphmer_dist.model.hgat import HGAT
 from graphmer_dist.model.layout import NodeLayout, compact_layout, flat_layout
+from graphmer_dist.model.positions import RotaryPosition
 from graphmer_dist.tokens import PAD_ID
 
 
@@ -54,6 +55,8 @@ class GraphMER(nn.Module):
         self.final_dense = nn.Linear(model.hidden_size, model.hidden_size)
         self.final_norm = nn.LayerNorm(model.hidden_size, eps=model.layer_norm_eps)
         self.compile_layers = model.attention == "flex"
+        if model.position == "rotary":
+            self.set_query_key_position(RotaryPosition(model.head_dim))
 
     def layout(self, attention_mask: torch.Tensor) -> NodeLayout:
         """The nodes this model computes for a batch: compact (model.unpad) or all N."""
@@ -65,6 +68,16 @@ class GraphMER(nn.Module):
         compact; once per forward, shared by all layers."""
         return decay_mask(pair_hops(layout.root, layout.slot), self.decay_p, self.config.decay_lambda,
                           1.0 / math.sqrt(self.config.head_dim))
+
+    def attention_terms(self, layout: NodeLayout, key_bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(factor on q·k, additive bias) for every layer. 'multiply' (paper): the factor is D/sqrt(d_h),
+        so a far key's logit goes to 0 — weight e^0 whatever its content, never excluded. 'add': the
+        factor is 1/sqrt(d_h) and log D joins the bias, so D scales the attention weights (docs/recipe.md)."""
+        if self.config.decay_mode == "multiply":
+            return self.decay(layout), key_bias
+        log_decay = decay_mask(pair_hops(layout.root, layout.slot), self.decay_p, self.config.decay_lambda).log()
+        scale = torch.full((1, 1, 1, 1), 1.0 / math.sqrt(self.config.head_dim), device=log_decay.device)
+        return scale, key_bias + log_decay
 
     def set_query_key_position(self, module: nn.Module | None) -> None:
         """Install a position signal on queries and keys in every layer (see model/attention.py)."""
@@ -90,7 +103,7 @@ class GraphMER(nn.Module):
         x, pad_embedding = rows[:-1].view(*ids.shape, -1), rows[-1]                       # (B, L, d), (d,)
         x = self.hgat(x, leaf_relation, head_length, layout, pad_embedding)
         key_bias, has_tokens = key_bias_for(layout.valid)
-        scaled_decay = self.decay(layout)
+        scaled_decay, key_bias = self.attention_terms(layout, key_bias)
         fast = self.compile_layers and worth_compiling(x, self.config.num_heads, self.layers[0])
         run_layer = compiled_layer_forward() if fast else _eager_layer_forward
         for layer in self.layers:
