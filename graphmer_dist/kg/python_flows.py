@@ -65,8 +65,8 @@ class FlowRecorder:
             first = self.expr(node.args[0], depth)
             if builtin == "builtins.next":
                 return ("it", first) if first is not None else None
-            if builtin in _SAME_ELEMENTS:
-                return first
+            if builtin in _SAME_ELEMENTS:  # the elements, and a `builtins.list` whose methods are calls too
+                return ("u", first, ("c", callee)) if builtin != "builtins.iter" else first
             if builtin == "builtins.getattr" and len(node.args) >= 2 and first is not None:
                 name = node.args[1]
                 if isinstance(name, ast.Constant) and isinstance(name.value, str):
