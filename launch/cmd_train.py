@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where this runs; 'auto' detects it (default)")
     p.add_argument("--hardware", help="plan for this hardware of the platform, e.g. 2xT4 or P100 (Kaggle)")
     p.add_argument("--address", help="Ray address for --platform cluster (default: RAY_ADDRESS or 'auto')")
-    add_config_args(p, default_config="cpu-small")  # the embedded default: minutes on a CPU
+    add_config_args(p)  # none given: launch/platform_defaults.py picks one for the platform's devices
     p.add_argument("--corpus", nargs="+", metavar="PATH", help="source files/folders (default: the stdlib)")
     p.add_argument("--dataset", metavar="DIR", help="an already built dataset folder")
     p.add_argument("--strategy", choices=("single", "ddp", "deepspeed"))
@@ -68,23 +68,26 @@ def split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str
     return {k: v for k, v in overrides.items() if k not in for_plan}, for_plan
 
 
-def load_for_plan(args: argparse.Namespace) -> tuple[Config, dict[str, Any]]:
-    """The typed config and the typed overrides (the plan's explicit choices): --set and flags parsed once."""
+def load_for_plan(args: argparse.Namespace, config_name: str | None = None) -> tuple[Config, dict[str, Any]]:
+    """The typed config (`config_name`, else --config) and the typed overrides (the plan's explicit
+    choices): --set and flags parsed once."""
     overrides = parse_overrides([*args.overrides, *flag_overrides(args)])
     for_loader, _ = split_overrides(overrides)
-    return load_config(args.config, for_loader), overrides
+    return load_config(config_name or args.config, for_loader), overrides
 
 
 def main(argv: list[str]) -> int:
     from launch.plan import make_plan
+    from launch.platform_defaults import default_config
     from launch.plan_view import print_plan
 
     args = build_parser().parse_args(argv)
     if args.json and not args.dry_run:
         raise ConfigError("--json prints the plan instead of training, so it needs --dry-run")
-    config, overrides = load_for_plan(args)
     spec = platforms.resolve(args.platform, args.hardware, args.address)
-    plan = make_plan(spec, config, overrides)
+    default = None if args.config else default_config(spec)
+    config, overrides = load_for_plan(args, args.config or default.config)
+    plan = make_plan(spec, config, overrides, default)
     if args.json:
         print(plan.to_json())
     else:

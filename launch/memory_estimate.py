@@ -57,32 +57,50 @@ def param_count(model: ModelConfig) -> int:
     return embeddings + hgat + L * layer + final + mlm_head + sbo_head + model.num_heads  # + decay p_h
 
 
-def model_state_bytes(params: int, strategy: str, zero_stage: int, workers: int, mixed: bool,
+def largest_layer_params(model: ModelConfig) -> int:
+    """Parameters of the biggest single module (H-GAT's per-relation W_r/a_r, the token embedding or the
+    SBO vocabulary decoder): what ZeRO-3 gathers whole, in fp32, while that module runs."""
+    d, f, V = model.hidden_size, model.ffn_size, model.vocab_size
+    return max(model.num_relations * (d * d + 2 * d), V * d + V, d * f + f, 3 * d * d + 3 * d)
+
+
+def model_state_bytes(model: ModelConfig, params: int, strategy: str, zero_stage: int, workers: int, mixed: bool,
                       offload_optimizer: bool = False) -> int:
     """Bytes per device for weights, gradients and AdamW states.
 
     torch autocast (single/DDP) keeps fp32 weights and grads: 4 + 4 + 8 (Adam m, v) bytes per param.
-    DeepSpeed with bf16/fp16 keeps 2-byte weights and grads plus fp32 master + m + v (12 bytes); ZeRO
-    shards the optimizer (stage 1), then grads (2), then weights (3) over the workers.
+    DeepSpeed with bf16/fp16 keeps 2-byte weights and grads, plus the optimizer's partition in fp32:
+    gradients (4), master weights (4), m and v (8). ZeRO shards that partition (stage 1), then the
+    2-byte grads (2), then the 2-byte weights (3, which gathers the largest module whole while it runs).
+    This is the accounting of DeepSpeed's own estimators (estimate_zero2/3_model_states_mem_needs);
+    tests/test_memory_estimate.py checks agreement within 10%. With optimizer offload the fp32
+    partition lives in host RAM (`offload_ram_bytes`).
     """
     if strategy != "deepspeed":
         bucket = DDP_BUCKET_BYTES_PER_PARAM if strategy == "ddp" else 0
         return params * (16 + bucket)
-    weight = grad = 2 if mixed else 4
-    optimizer = 12 if mixed else 8
-    if offload_optimizer:
-        optimizer = 0  # held in CPU RAM (see `offload_ram_bytes`)
     shard = max(1, workers)
-    weight_b = weight / shard if zero_stage >= 3 else weight
+    weight, grad = (2, 2) if mixed else (4, 4)
+    partition = 0 if offload_optimizer else (16 if mixed else 8)   # fp32 grads + master + m + v (fp32: m + v)
+    if zero_stage >= 3:
+        gathered = 4 * largest_layer_params(model)
+        return int(params * (weight + partition) / shard) + gathered  # 16-bit grads are reduce-scattered away
+    if offload_optimizer:
+        return params * weight   # grads are reduced straight into the host partition
     grad_b = grad / shard if zero_stage >= 2 else grad
-    optimizer_b = optimizer / shard
-    return int(params * (weight_b + grad_b + optimizer_b))
+    return int(params * (weight + grad_b + partition / shard))
 
 
-def offload_ram_bytes(params: int) -> int:
-    """CPU RAM per node that ZeRO optimizer offload needs: fp32 master + m + v. Every shard of a
-    single-node run lives in that node's RAM, so the whole optimizer counts."""
-    return params * 12
+# Host-side buffers (pinned staging, fragmentation) on top of the offloaded states, as DeepSpeed's
+# estimators assume.
+OFFLOAD_BUFFER_FACTOR = 1.5
+
+
+def offload_ram_bytes(params: int, workers: int = 1) -> int:
+    """CPU RAM per node that ZeRO optimizer offload needs: every rank's fp32 partition (grads, master,
+    m, v = 16 bytes/param over the run) lives in that node's RAM, and each rank stages a whole fp32
+    copy of the params (4 bytes each) — whichever is larger — times the buffer factor."""
+    return int(params * max(4 * workers, 16) * OFFLOAD_BUFFER_FACTOR)
 
 
 def computed_nodes(model: ModelConfig) -> int:
@@ -125,7 +143,7 @@ def estimate(model: ModelConfig, *, micro_batch: int, precision: str, strategy: 
     mixed = precision in ("bf16", "fp16")
     return MemoryEstimate(
         params=params,
-        model_states_bytes=model_state_bytes(params, strategy, zero_stage, workers, mixed, offload_optimizer),
+        model_states_bytes=model_state_bytes(model, params, strategy, zero_stage, workers, mixed, offload_optimizer),
         activations_bytes=activation_bytes(model, micro_batch, 2 if mixed else 4),
         decay_mask_bytes=decay_mask_bytes(model, micro_batch),
     )

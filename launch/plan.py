@@ -19,6 +19,7 @@ from graphmer_dist.config import Config, ParallelConfig
 from graphmer_dist.config_loader import parse_overrides
 from graphmer_dist.errors import ConfigError
 from launch import plan_rules as rules
+from launch.platform_defaults import FILL_MICRO_BATCHES, DefaultChoice, fill_global_batch
 from platforms.spec import PlatformSpec
 
 # Parallel keys the plan decides; they bypass config loading (whose cross-checks assume one fixed
@@ -72,7 +73,10 @@ class Plan:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
-def make_plan(spec: PlatformSpec, config: Config, overrides: Mapping[str, Any] | Iterable[str] = ()) -> Plan:
+def make_plan(spec: PlatformSpec, config: Config, overrides: Mapping[str, Any] | Iterable[str] = (),
+              default: DefaultChoice | None = None) -> Plan:
+    """`default`: the config was chosen for this platform (no --config); see launch/platform_defaults.py."""
+    overrides = overrides if isinstance(overrides, Mapping) else list(overrides)
     explicit = explicit_choices(config, overrides)
     spec = _cpu_if_requested(spec, config)
     problems: list[str] = []
@@ -82,7 +86,7 @@ def make_plan(spec: PlatformSpec, config: Config, overrides: Mapping[str, Any] |
     strategy = explicit.get("parallel.strategy")
     workers = explicit.get("parallel.num_workers") or rules.default_workers(spec, strategy, config.train.global_batch_size)
     _check_workers(spec, config, workers, explicit, problems)
-    rules.check_offload_ram(spec, config, explicit.get("parallel.offload_optimizer"), problems)
+    rules.check_offload_ram(spec, config, explicit.get("parallel.offload_optimizer"), workers, problems)
     run_dir = rules.choose_run_dir(spec, config, config.checkpoint.run_dir)
     for feature in rules.requested_features(spec, run_dir, workers):
         if feature in spec.unsupported:
@@ -94,10 +98,35 @@ def make_plan(spec: PlatformSpec, config: Config, overrides: Mapping[str, Any] |
     candidates = rules.candidate_layouts(strategy, explicit.get("parallel.zero_stage"),
                                          explicit.get("parallel.offload_optimizer"), workers, spec)
     micro = explicit.get("train.micro_batch_size")
-    layout = rules.search_layout(config, spec, candidates, workers, precision, micro)
+    notes = [default.why] if default else []
+    keys = overrides.keys() if isinstance(overrides, Mapping) else [o.partition("=")[0].strip() for o in overrides]
+    batch_is_explicit = micro or "train.global_batch_size" in keys
+    if default and default.fill_device and not batch_is_explicit:
+        config, layout = _fill_device(config, spec, candidates, workers, precision, notes)
+    else:
+        layout = rules.search_layout(config, spec, candidates, workers, precision, micro)
     if layout is None:
         raise ConfigError(rules.does_not_fit(config, spec, candidates, workers, precision))
-    return _assemble(spec, config, explicit, layout, precision, run_dir, time_limit)
+    if problem := rules.deepspeed_precision_problem(spec, layout.strategy, precision):
+        raise ConfigError(f"the requested run cannot work on {spec.name}: {problem}")
+    plan = _assemble(spec, config, explicit, layout, precision, run_dir, time_limit)
+    return dataclasses.replace(plan, notes=notes + plan.notes)
+
+
+def _fill_device(config: Config, spec: PlatformSpec, candidates: list, workers: int, precision: str,
+                 notes: list[str]) -> tuple[Config, rules.Layout | None]:
+    """The largest micro-batch the memory plan fits, with the global batch grown to cover the workers."""
+    for micro in FILL_MICRO_BATCHES:
+        batch = fill_global_batch(config.train.global_batch_size, micro, workers)
+        filled = config.replace(train={"global_batch_size": batch, "micro_batch_size": micro})
+        layout = rules.search_layout(filled, spec, candidates, workers, precision, micro)
+        if layout is not None:
+            usable = rules.usable_memory(spec, workers)
+            notes.append(f"micro-batch {micro}: the largest of {list(FILL_MICRO_BATCHES)} whose estimate "
+                         f"({layout.memory.total_bytes / rules.GIB:.1f} GiB) fits the {usable / rules.GIB:.1f} GiB "
+                         f"usable per {spec.device_name}; global batch {batch} over {workers} worker(s)")
+            return filled, layout
+    return config, None
 
 
 EXPLICIT_KEYS = (*PLAN_DECIDED_KEYS, "train.micro_batch_size", "train.dataloader_workers", "parallel.cpus_per_worker")

@@ -43,6 +43,16 @@ def choose_precision(spec: PlatformSpec, requested: str, problems: list[str]) ->
         return "fp32"
 
 
+def deepspeed_precision_problem(spec: PlatformSpec, strategy: str, precision: str) -> str:
+    """DeepSpeed refuses fp16 on a CPU without native fp16 ("Type fp16 is not supported on your device":
+    its CPU accelerator asks oneDNN, which needs avx512_fp16/AMX-FP16), where torch autocast emulates it."""
+    if strategy == "deepspeed" and spec.accelerator == "cpu" and precision == "fp16" and not spec.fp16:
+        return ("train.precision=fp16 with strategy 'deepspeed' on this CPU: DeepSpeed runs fp16 on a CPU only "
+                "with native fp16 (avx512_fp16/AMX-FP16), which this CPU lacks; use --precision fp32 with "
+                "DeepSpeed, or fp16 with --strategy ddp/single (torch's GradScaler)")
+    return ""
+
+
 def default_workers(spec: PlatformSpec, strategy: str | None, global_batch: int) -> int:
     """One worker per GPU; on a CPU one process (all cores) unless Ray was asked for, then one per core.
     Capped to a divisor of the global batch so every worker gets the same number of sequences."""
@@ -83,7 +93,7 @@ def search_layout(config: Config, spec: PlatformSpec, candidates: list[tuple[str
                                                if per_worker % m == 0]
     budget = usable_memory(spec, workers)
     for strategy, stage, offload in candidates:
-        if offload and offload_ram_bytes(param_count(config.model)) > spec.ram_bytes * CPU_USABLE_FRACTION:
+        if offload and offload_ram_bytes(param_count(config.model), workers) > spec.ram_bytes * CPU_USABLE_FRACTION:
             continue
         for size in sizes:
             mem = estimate(config.model, micro_batch=size, precision=precision, strategy=strategy,
@@ -106,8 +116,9 @@ def does_not_fit(config: Config, spec: PlatformSpec, candidates: list[tuple[str,
             "let the plan choose the strategy (drop --strategy/--zero-stage)")
 
 
-def check_offload_ram(spec: PlatformSpec, config: Config, offload: bool | None, problems: list[str]) -> None:
-    needed = offload_ram_bytes(param_count(config.model))
+def check_offload_ram(spec: PlatformSpec, config: Config, offload: bool | None, workers: int,
+                      problems: list[str]) -> None:
+    needed = offload_ram_bytes(param_count(config.model), workers)
     available = int(spec.ram_bytes * CPU_USABLE_FRACTION)
     if offload and needed > available:
         problems.append(f"parallel.offload_optimizer=true: the optimizer states need ~{needed / GIB:.1f} GiB of RAM "
