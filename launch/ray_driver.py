@@ -89,7 +89,12 @@ def run_with_ray(job: dict, use_gpu: bool, address: str | None,
     from ray.train import TrainingFailedError
     connect(address)
     from launch.ray_console import ConsolePump, DriverLink
-    link = DriverLink.remote()  # stop requests to rank 0, its console to us
+    # Pinned to the driver's node: on any other node, losing that node would end the run instead of
+    # letting Ray restart the workers from the last checkpoint.
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    link = DriverLink.options(scheduling_strategy=here).remote()  # stop requests to rank 0, its console to us
     job = {**job, "stop_flag": link, "console": link}
     previous = forward_signals(link)
     try:
