@@ -136,7 +136,8 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--skip", type=int, default=5, help="warm-up steps left out of the steady state")
     p.add_argument("--attention", default="flex", choices=("flex", "eager"))
-    p.add_argument("--precision", default="bf16", choices=("bf16", "fp32"))
+    p.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"),
+                   help="auto = what the plan would pick here (fp32 on a CPU without bf16 instructions)")
     p.add_argument("--arms", nargs="+", default=["single", "ddp"], choices=("single", "ddp"))
     p.add_argument("--rounds", type=int, default=6,
                    help="alternating rounds (ABBA); the verdict needs their paired ratios to agree (default 6)")
