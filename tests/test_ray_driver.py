@@ -42,16 +42,6 @@ def weights(run_dir: Path, step: int) -> dict[str, torch.Tensor]:
     return torch.load(run_dir / "checkpoints" / f"step-{step:07d}" / "model.pt", weights_only=True)
 
 
-def tamper_with_weights(path: Path) -> None:
-    while not (path.parent / "manifest.json").exists():  # rank 0's folder: Ray merges the ranks' uploads
-        time.sleep(0.05)
-    time.sleep(1.0)  # its upload may still be copying the other files
-    state = torch.load(path, weights_only=True)
-    first = next(iter(state))
-    state[first] = state[first] + 1.0
-    torch.save(state, path)
-
-
 def test_ddp_worker_killed_mid_run_restarts_from_checkpoint_and_matches_uninterrupted(
         ray_cluster, tiny_dataset, tmp_path, capsys):
     from launch import runner
@@ -70,6 +60,16 @@ def test_ddp_worker_killed_mid_run_restarts_from_checkpoint_and_matches_uninterr
     # the first attempt only. Ray restarts both workers with step 4; its checksum fails, so they resume
     # from the run folder's newest valid checkpoint (step 2) and still end bit-identical.
     marker = str(tmp_path / "killed-once")
+
+    # Local, not module-level: the workers unpickle the loop by value and cannot import this test module.
+    def tamper_with_weights(path: Path) -> None:
+        while not (path.parent / "manifest.json").exists():  # rank 0's folder: Ray merges the ranks' uploads
+            time.sleep(0.05)
+        time.sleep(1.0)  # its upload may still be copying the other files
+        state = torch.load(path, weights_only=True)
+        first = next(iter(state))
+        state[first] = state[first] + 1.0
+        torch.save(state, path)
 
     def loop_that_dies_once(job: dict) -> None:
         import ray.train
