@@ -1,6 +1,6 @@
 """DeepSpeed ZeRO 1, 2 and 3 under Ray Train on CPU (gloo): 2 workers train with falling loss, every
-rank takes part in the save, and a second run continues from the checkpoint (DeepSpeed's per-rank files
-merged by Ray) where the first stopped."""
+rank takes part in the save, and a second run continues from the checkpoint (the optimizer state gathered
+whole from both ranks) where the first stopped."""
 
 from __future__ import annotations
 
@@ -43,8 +43,7 @@ def test_zero_stage_trains_saves_and_resumes(ray_cluster, tiny_dataset, tmp_path
     assert len(losses) == 6 and sum(losses[-2:]) < sum(losses[:2]), losses
     step6 = run_dir / "checkpoints" / "step-0000006"
     manifest = json.loads((step6 / "manifest.json").read_text())
-    rank_files = [name for name in manifest["files"] if name.startswith("deepspeed/")]
-    assert any("zero_pp_rank_1" in name for name in rank_files), rank_files  # rank 1 saved its shard
+    assert "deepspeed_optimizer.pt" in manifest["files"]  # the moments, gathered whole from both ranks
     portable = torch.load(step6 / "model.pt", weights_only=True)
     assert all(t.numel() > 0 for t in portable.values())  # gathered whole even under ZeRO-3
 

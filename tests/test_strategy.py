@@ -68,8 +68,7 @@ def test_strategy_trains_saves_and_restores_exactly(name, tiny_dataset, tmp_path
     assert ctx.strategy.resume_problem(ctx.config.parallel.strategy, 1) == ""
     other = "deepspeed" if name != "deepspeed" else "ddp"
     assert "--strategy" in ctx.strategy.resume_problem(other, 1)
-    if name == "deepspeed":  # ZeRO shards are cut per worker: another count is refused with the fix
-        assert "--num-workers 2" in ctx.strategy.resume_problem("deepspeed", 2)
+    assert ctx.strategy.resume_problem(ctx.config.parallel.strategy, 2) == ""  # any number of workers
     before = weights(ctx.strategy)
     train(ctx, 2)
     assert ctx.strategy.lr > 0 and any(not torch.equal(before[k], v) for k, v in weights(ctx.strategy).items())

@@ -1,8 +1,9 @@
 """What a checkpoint folder holds, written by every rank into a local folder, and read back safely.
 
-    model.pt                 portable state dict (rank 0; DeepSpeed gathers ZeRO-3 shards first)
+    model.pt                 portable state dict (rank 0; DeepSpeed: its fp32 master weights, gathered whole)
     optimizer.pt             single/ddp: optimizer, scheduler and GradScaler state (rank 0; same on all ranks)
-    deepspeed/               deepspeed: DeepSpeed's own per-rank files
+    deepspeed_optimizer.pt   deepspeed: Adam moments by parameter name, step, scheduler, loss scaler, gathered
+                             whole from every rank's ZeRO partition (rank 0), so any world size resumes it
     rng.rankNNN.pt           each rank's RNG states, as tensors
     train_state.json         rank 0: step, sampler position (global, independent of the world size), world size
     tokenizer.json relations.json config.json   so the checkpoint can be interpreted on its own
