@@ -1,14 +1,14 @@
-"""A DeepSpeed ZeRO run moves to a machine with fewer workers: a 2-worker run's step-3 checkpoint continued by
-1 worker in a new run folder (Kaggle 2×T4 → Colab 1×T4). The checkpoint holds the optimizer state whole
-(deepspeed_strategy.py), so the single worker takes all of it; accumulation keeps the global batch, the
-sampler the sample order. ZeRO-2 stands for ZeRO-1 too (one DeepSpeed optimizer class, the same save and load
-path; ZeRO-1 measured the same as ZeRO-2 below); ZeRO-3 partitions the weights as well.
+"""A DeepSpeed ZeRO run moves between machines of different sizes: a 2-worker run's step-2 checkpoint continued
+by 1 worker in a new run folder (Kaggle 2×T4 → Colab 1×T4), and (ZeRO-3) that run's step-4 checkpoint
+continued by 2 workers again. The checkpoint holds the optimizer state whole (deepspeed_strategy.py), so each
+worker takes its partition of it; accumulation keeps the global batch, the sampler the sample order. ZeRO-2
+stands for ZeRO-1 too (one DeepSpeed optimizer class, the same save and load path; ZeRO-1 measured the same).
 
 Tolerance: with dropout off the moved run sees the same samples in the same micro-batches, so only float
 rounding differs (ZeRO's reduction of two ranks' gradients vs. one rank's accumulation). Measured here (CPU,
-gloo, fp32, tiny config, steps 4-6 after the move, lr 3e-3): ZeRO-1 and ZeRO-2 max loss difference 4.8e-7,
-max final weight difference 6.0e-8; ZeRO-3 0 and 0 (bit-identical). Asserted within 1e-4 (NCCL may sum in
-another order).
+gloo, fp32, tiny config, lr 3e-3, every step after the move up to step 6): ZeRO-2 2 → 1 max loss difference
+4.8e-7, max final weight difference 6.0e-8 (ZeRO-1 the same, resuming at step 3); ZeRO-3 2 → 1 and 1 → 2
+both 0 (bit-identical). Asserted within 1e-4 (NCCL may sum in another order).
 """
 
 from __future__ import annotations
@@ -38,31 +38,36 @@ def _inductor_cache(monkeypatch, tmp_path):
 def on_ray(dataset: Path, run_dir: Path, workers: int, stage: int, *overrides: str) -> int:
     from launch import runner
     config = load_config("tiny", [*BASE, "parallel.strategy=deepspeed", f"parallel.num_workers={workers}",
-                                  f"parallel.zero_stage={stage}", "train.eval_queries=0",
+                                  f"parallel.zero_stage={stage}", "checkpoint.every_steps=2", "train.eval_queries=0",
                                   f"data.dataset_dir={dataset}", *overrides])
     return runner.run(SimpleNamespace(config=config, run_dir=str(run_dir), use_gpu=False, resume_roots=[],
                                       time_limit_s=None, address=None, platform="local", spec={"name": "local"},
                                       to_json=lambda: "{}"))
 
 
-@pytest.mark.parametrize("stage", [2, 3])
-def test_zero_run_moves_from_two_workers_to_one(ray_cluster, tiny_dataset, tmp_path, capsys, stage):
+@pytest.mark.parametrize("stage, moves", [(2, [1]), (3, [1, 2])], ids=["zero2-2to1", "zero3-2to1to2"])
+def test_zero_run_moves_between_worker_counts(ray_cluster, tiny_dataset, tmp_path, capsys, stage, moves):
+    """Each move is a new run folder resuming the previous run's checkpoint 2 steps further on."""
     reference = tmp_path / "two-workers"
     assert on_ray(tiny_dataset, reference, 2, stage) == 0
+    expected, previous, before = losses(reference), reference, 2
+    for move, workers in enumerate(moves, 1):
+        moved, resume_at = tmp_path / f"move-{move}-to-{workers}", 2 * move
+        checkpoint = previous / "checkpoints" / f"step-{resume_at:07d}"
+        assert on_ray(tiny_dataset, moved, workers, stage, f"checkpoint.resume={checkpoint}") == 0
+        out = capsys.readouterr().out
+        accumulation = f"accumulation steps {2 // before} → {2 // workers}"  # global batch 8 = 4 × 2 micro-batches
+        assert f"at step {resume_at}" in out and f"workers {before} → {workers}" in out and accumulation in out, out
 
-    moved = tmp_path / "two-then-one"
-    step3 = reference / "checkpoints" / "step-0000003"
-    assert on_ray(tiny_dataset, moved, 1, stage, f"checkpoint.resume={step3}") == 0
-    out = capsys.readouterr().out
-    assert "at step 3" in out and "workers 2 → 1" in out and "accumulation steps 1 → 2" in out, out
-
-    expected, got = losses(reference), losses(moved)
-    assert sorted(got) == [4, 5, 6]
-    loss_difference = max(abs(got[s] - expected[s]) for s in got)
-    assert loss_difference <= TOLERANCE and max_weight_difference(moved, reference, 6) <= TOLERANCE, (got, expected)
-    step6 = moved / "checkpoints" / "step-0000006"
-    assert json.loads((step6 / "manifest.json").read_text())["world_size"] == 1
-    assert torch.load(step6 / OPTIMIZER_FILE, weights_only=True)["step"] == 6
+        got = losses(moved)
+        assert sorted(got) == list(range(resume_at + 1, 7))
+        loss_difference = max(abs(got[s] - expected[s]) for s in got)
+        weight_difference = max_weight_difference(moved, reference, 6)
+        assert loss_difference <= TOLERANCE and weight_difference <= TOLERANCE, (moved.name, got, expected)
+        step6 = moved / "checkpoints" / "step-0000006"
+        assert json.loads((step6 / "manifest.json").read_text())["world_size"] == workers
+        assert torch.load(step6 / OPTIMIZER_FILE, weights_only=True)["step"] == 6
+        previous, before = moved, workers
 
 
 def test_a_checkpoint_without_the_whole_optimizer_state_is_refused(tiny_dataset, tmp_path, one_rank_group):
