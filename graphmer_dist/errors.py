@@ -28,3 +28,7 @@ class StorageError(UserError):
     """Local or remote (S3) storage cannot be reached or written."""
 
     exit_code = 3
+
+
+class ClusterError(UserError):
+    """A Ray cluster cannot be started or reached in time (launch/ray_driver.py)."""

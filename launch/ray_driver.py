@@ -28,7 +28,7 @@ import signal
 import threading
 from typing import Any, Callable
 
-from graphmer_dist.errors import UserError
+from graphmer_dist.errors import ClusterError, UserError
 from graphmer_dist.train.preemption import EXIT_PREEMPTED
 
 def connect(address: str | None, num_cpus: int | None = None) -> None:
@@ -39,15 +39,56 @@ def connect(address: str | None, num_cpus: int | None = None) -> None:
     from launch.ray_console import QUIET_INIT, ray_logs_dir
     if not ray.is_initialized():
         if address:
-            ray.init(address=address, **QUIET_INIT)
+            _init_or_explain(address, lambda: ray.init(address=address, **QUIET_INIT))
         else:
             # A private local cluster: token auth (on by default in 2.60) only gets in the way on loopback,
             # and nothing drains its one node, so Ray Train's preemption watcher (one more actor process
             # to start on a busy machine) has nothing to watch.
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
-            ray.init(num_cpus=num_cpus, include_dashboard=False, **QUIET_INIT)
+            _init_or_explain(None, lambda: ray.init(num_cpus=num_cpus, include_dashboard=False, **QUIET_INIT))
     print(f"Ray's logs (workers, controller): {ray_logs_dir() or 'the Ray session folder'}", flush=True)
+
+
+def _init_or_explain(address: str | None, init: Callable[[], Any]) -> None:
+    """Run `init` (a ray.init); a start-up or connection timeout, or a RAY_TMPDIR too long for Ray's
+    sockets, becomes a ClusterError saying what failed and what to change, instead of Ray's traceback.
+    Other errors are bugs and keep their traceback."""
+    try:
+        init()
+    except Exception as exc:
+        message = _start_failure(address, exc)
+        if message is None:
+            raise
+        import ray
+        if ray.is_initialized():  # half-started: let go of what did start
+            ray.shutdown()
+        raise ClusterError(message) from None
+
+
+def _start_failure(address: str | None, exc: BaseException) -> str | None:
+    """The paragraph for a ray.init failure a user can fix, or None. Ray reports its start-up and
+    connection timeouts as TimeoutError, ConnectionError or a plain exception whose text says 'timed out'."""
+    reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+    tmp = os.environ.get("RAY_TMPDIR", "/tmp")
+    if isinstance(exc, OSError) and "AF_UNIX path length" in str(exc):
+        return (f"the local Ray cluster cannot start: RAY_TMPDIR ({tmp}) is too long for Ray's socket paths "
+                f"(Ray said: {reason}). Set RAY_TMPDIR to a short local folder such as /tmp/ray-$USER.")
+    if not (isinstance(exc, (TimeoutError, ConnectionError)) or "timed out" in str(exc).lower()):
+        return None
+    if address:
+        return (f"could not connect to the Ray cluster at --address {address} in time (Ray said: {reason}). "
+                "Check that the cluster is up there (`ray status` on its head node) and that the address is "
+                "the head's GCS address (HOST:6379 by default) reachable from this machine; or drop "
+                "--address (and --platform cluster) to start a private local cluster instead.")
+    waits = os.environ.get("RAY_gcs_server_port_wait_time_s", "30")
+    return (f"the local Ray cluster did not start in time (Ray said: {reason}). Ray waits "
+            f"RAY_gcs_server_port_wait_time_s={waits} seconds for its GCS server and 30 s for its raylet; a "
+            "busy machine can need more: retry when it is less loaded, or raise that variable (e.g. 120). "
+            f"Ray keeps its sockets and logs under RAY_TMPDIR ({tmp}): it must be a local, writable folder "
+            "with free space and a short path; its logs for this attempt are in "
+            f"{tmp.rstrip('/')}/ray/session_latest/logs. Or join a cluster that is already running with "
+            "--platform cluster --address HOST:6379.")
 
 
 def storage(run_dir: str, endpoint: str) -> tuple[str, Any]:
