@@ -1,12 +1,14 @@
 """Shared fixtures. Heavy ones live in tests/fixtures/ and are loaded as plugins:
-one local Ray per session, one moto S3 server per session, one tiny dataset per session."""
+one folder for DeepSpeed's JIT-built ops per environment, one local Ray per session (and the runs the Ray
+tests make on it), one moto S3 server per session, one tiny dataset per session."""
 
 import os
 
 import pytest
 import torch
 
-pytest_plugins = ["fixtures.s3_server", "fixtures.ray_cluster", "fixtures.datasets"]
+pytest_plugins = ["fixtures.jit_ops", "fixtures.s3_server", "fixtures.ray_cluster", "fixtures.ray_runs",
+                  "fixtures.datasets"]
 
 
 # Variables torch sets on itself the first time it compiles or builds a fused optimizer: not a test's doing.

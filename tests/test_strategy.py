@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as dist
+from fixtures.jit_ops import TORCH_EXTENSIONS_DIR
 
 from graphmer_dist.checkpoint.layout import MODEL, save_tensors
 from graphmer_dist.config_loader import load_config
 from graphmer_dist.train.strategy import Strategy, strategy_names
-from tests.fixtures.ray_cluster import RAY_TEST_ENV
 
 pytestmark = pytest.mark.slow
 BASE = ["model.attention=eager", "train.precision=fp32", "train.num_threads=1", "train.global_batch_size=4",
@@ -34,7 +34,7 @@ def test_the_registry_names_every_strategy():
 def one_rank_group(monkeypatch, tmp_path):
     for key, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
                        "MASTER_PORT": str(29500 + os.getpid() % 1000),
-                       "TORCH_EXTENSIONS_DIR": RAY_TEST_ENV["TORCH_EXTENSIONS_DIR"],
+                       "TORCH_EXTENSIONS_DIR": TORCH_EXTENSIONS_DIR,
                        "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # deepspeed sets it on import; undone after
