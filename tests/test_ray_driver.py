@@ -12,34 +12,20 @@ import json
 import os
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
+from fixtures.ray_runs import checkpoint_weights, local_plan
 
-from graphmer_dist.config_loader import load_config
-
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("inductor_cache")]
 
 BASE = ["model.attention=eager", "train.precision=fp32", "train.log_every=1", "train.eval_every=1000",
         "train.steps=6", "checkpoint.every_steps=2", "parallel.strategy=ddp", "parallel.num_workers=2",
         "train.global_batch_size=8", "parallel.max_failures=1"]
 
 
-@pytest.fixture(autouse=True)
-def _inductor_cache(monkeypatch, tmp_path):
-    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))  # torch sets it on first use
-
-
-def plan_for(dataset: Path, run_dir: Path, *overrides: str) -> SimpleNamespace:
-    config = load_config("tiny", [*BASE, f"data.dataset_dir={dataset}", *overrides])
-    return SimpleNamespace(config=config, run_dir=str(run_dir), use_gpu=False, resume_roots=[], time_limit_s=None,
-                           address=None, platform="local", spec={"name": "local"},
-                           to_json=lambda: json.dumps({"strategy": "ddp"}))
-
-
-def weights(run_dir: Path, step: int) -> dict[str, torch.Tensor]:
-    return torch.load(run_dir / "checkpoints" / f"step-{step:07d}" / "model.pt", weights_only=True)
+def plan_for(dataset: Path, run_dir: Path):
+    return local_plan(dataset, run_dir, BASE, plan_json=json.dumps({"strategy": "ddp"}))
 
 
 def test_ddp_worker_killed_mid_run_restarts_from_checkpoint_and_matches_uninterrupted(
@@ -94,8 +80,8 @@ def test_ddp_worker_killed_mid_run_restarts_from_checkpoint_and_matches_uninterr
     code, metrics = run_with_ray(job, use_gpu=False, address=None, loop=loop_that_dies_once)
     assert os.path.exists(marker), "the fault was never injected"
     assert code == 0 and metrics["step"] == 6
-    restarted = weights(tmp_path / "killed", 6)
-    expected = weights(clean, 6)
+    restarted = checkpoint_weights(tmp_path / "killed", 6)
+    expected = checkpoint_weights(clean, 6)
     assert restarted.keys() == expected.keys()
     assert all(torch.equal(restarted[k], expected[k]) for k in expected), "resumed DDP run is not bit-identical"
 

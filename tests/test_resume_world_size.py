@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-import torch
+from fixtures.ray_runs import checkpoint_weights, run_on_ray
 
 from graphmer_dist.config_loader import load_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("inductor_cache")]
 
 BASE = ["model.attention=eager", "train.precision=fp32", "train.log_every=1", "train.eval_every=1000",
         "train.steps=6", "checkpoint.every_steps=3", "train.global_batch_size=8", "train.micro_batch_size=4",
@@ -31,17 +30,8 @@ ONE_PROCESS = ["parallel.strategy=single", "parallel.num_workers=1", "train.num_
 TOLERANCE = 1e-4
 
 
-@pytest.fixture(autouse=True)
-def _inductor_cache(monkeypatch, tmp_path):
-    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))  # torch sets it on first use
-
-
-def on_ray(dataset: Path, run_dir: Path, *overrides: str) -> int:
-    from launch import runner
-    config = load_config("tiny", [*BASE, *TWO_WORKERS, f"data.dataset_dir={dataset}", *overrides])
-    return runner.run(SimpleNamespace(config=config, run_dir=str(run_dir), use_gpu=False, resume_roots=[],
-                                      time_limit_s=None, address=None, platform="local", spec={"name": "local"},
-                                      to_json=lambda: "{}"))
+def on_ray(dataset: Path, run_dir: Path) -> int:
+    return run_on_ray(dataset, run_dir, [*BASE, *TWO_WORKERS])
 
 
 def in_process(dataset: Path, run_dir: Path, *overrides: str) -> int:
@@ -57,12 +47,8 @@ def losses(run_dir: Path) -> dict[int, float]:
     return {row["step"]: row["loss"] for row in rows if "loss" in row and not row.get("eval")}
 
 
-def weights(run_dir: Path, step: int) -> dict[str, torch.Tensor]:
-    return torch.load(run_dir / "checkpoints" / f"step-{step:07d}" / "model.pt", weights_only=True)
-
-
 def max_weight_difference(a: Path, b: Path, step: int) -> float:
-    wa, wb = weights(a, step), weights(b, step)
+    wa, wb = checkpoint_weights(a, step), checkpoint_weights(b, step)
     assert wa.keys() == wb.keys()
     return max(float((wa[k] - wb[k]).abs().max()) for k in wa)
 

@@ -25,10 +25,7 @@ CHILD = ("import json, sys\nfrom graphmer_dist.train.loop import train_loop_per_
 BASE = ["model.attention=eager", "train.precision=fp32", "train.num_threads=1", "train.log_every=1",
         "train.eval_every=1000", "checkpoint.every_steps=2"]
 
-
-@pytest.fixture(autouse=True)
-def _inductor_cache(monkeypatch, tmp_path):
-    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))  # torch sets it on first use
+pytestmark = pytest.mark.usefixtures("inductor_cache")
 
 
 def job(dataset: Path, run_dir: Path, *overrides: str, resume: str = "auto") -> dict:
