@@ -88,3 +88,21 @@ def test_a_checkpoint_without_the_whole_optimizer_state_is_refused(tiny_dataset,
     with pytest.raises(CheckpointError, match=f"{OPTIMIZER_FILE} is missing") as missing:
         ctx.strategy.load(tmp_path, saved_world_size=2)
     assert "--resume never" in str(missing.value) and "\n" not in str(missing.value)
+
+
+def test_the_fp16_loss_scale_survives_a_resume_and_nothing_else_is_set():
+    from deepspeed.runtime.fp16.loss_scaler import DynamicLossScaler
+
+    from graphmer_dist.train.deepspeed_strategy import plain_numbers, restore_numbers
+
+    def scaler():
+        return DynamicLossScaler(init_scale=2**16, scale_window=1000, min_scale=1, delayed_shift=2,
+                                 consecutive_hysteresis=False)
+    trained = scaler()
+    trained.cur_scale, trained.cur_iter, trained.last_overflow_iter, trained.cur_hysteresis = 8192.0, 40, 37, 1
+    saved = plain_numbers(trained)
+    saved.update({"update_scale": 1, "min_scale": "a string"})  # a hostile file: a method name, another type
+    fresh = scaler()
+    restore_numbers(fresh, saved)
+    assert (fresh.cur_scale, fresh.cur_iter, fresh.last_overflow_iter, fresh.cur_hysteresis) == (8192.0, 40, 37, 1)
+    assert callable(fresh.update_scale) and fresh.min_scale == 1

@@ -109,7 +109,7 @@ class DeepSpeedStrategy:
         if rank == 0:
             scaler = getattr(self.engine.optimizer, "loss_scaler", None)
             save_tensors({"step": step, **moments, "scheduler": self.scheduler.state_dict(),
-                          "loss_scaler": _plain_numbers(scaler)}, directory / OPTIMIZER_FILE)
+                          "loss_scaler": plain_numbers(scaler)}, directory / OPTIMIZER_FILE)
 
     def resume_problem(self, saved_strategy: str, saved_world_size: int) -> str:
         # Any number of workers and any ZeRO stage: the checkpoint holds the state whole.
@@ -127,10 +127,7 @@ class DeepSpeedStrategy:
         self.scheduler.load_state_dict(state["scheduler"])
         for group, lr in zip(self.scheduler.optimizer.param_groups, self.scheduler.get_last_lr()):
             group["lr"] = lr  # the schedule sets it at each step; the first resumed step uses it as loaded
-        scaler = getattr(self.engine.optimizer, "loss_scaler", None)
-        for key, value in state["loss_scaler"].items():
-            if scaler is not None and type(vars(scaler).get(key)) is type(value):  # numbers it already has
-                setattr(scaler, key, value)
+        restore_numbers(getattr(self.engine.optimizer, "loss_scaler", None), state["loss_scaler"])
         self.engine.global_steps = state["step"]
         self.engine.global_samples = state["step"] * self.engine.train_batch_size()
 
@@ -226,6 +223,8 @@ def _optimizer(model: torch.nn.Module, config: Config) -> torch.optim.Optimizer:
 def _holds_moments_of(state, model: torch.nn.Module) -> bool:
     if not isinstance(state, dict) or not {"step", *MOMENTS, "scheduler", "loss_scaler"} <= state.keys():
         return False
+    if type(state["step"]) is not int or not all(isinstance(state[key], dict) for key in ("scheduler", "loss_scaler")):
+        return False
     if state["step"] == 0:
         return True
     shapes = {name: tuple(getattr(p, "ds_shape", p.shape)) for name, p in model.named_parameters()}  # ZeRO-3: whole
@@ -233,9 +232,21 @@ def _holds_moments_of(state, model: torch.nn.Module) -> bool:
                and tuple(state[key][name].shape) == shape for key in MOMENTS for name, shape in shapes.items())
 
 
-def _plain_numbers(obj) -> dict:
-    """The loss scaler's state (fp16: scale, iterations since the last overflow; else constants)."""
-    return {k: v for k, v in vars(obj).items() if type(v) in (int, float, bool)} if obj is not None else {}
+def plain_numbers(obj) -> dict:
+    """The loss scaler's state (fp16: scale, iterations since the last overflow, hysteresis; else constants)."""
+    return {k: v for k, v in vars(obj).items() if _kind(v) is not None} if obj is not None else {}
+
+
+def restore_numbers(obj, saved: dict) -> None:
+    """Set back what `plain_numbers` saved, only where `obj` holds a number of that kind (the file is untrusted;
+    an int may come back as a float: the fp16 loss scale starts at 2**16 and halves into a float)."""
+    for key, value in saved.items():
+        if obj is not None and _kind(vars(obj).get(key)) is not None and _kind(vars(obj)[key]) is _kind(value):
+            setattr(obj, key, value)
+
+
+def _kind(value):
+    return bool if isinstance(value, bool) else float if isinstance(value, (int, float)) else None
 
 
 @register("deepspeed")
