@@ -17,6 +17,8 @@ import argparse
 import contextlib
 import json
 import math
+import os
+import pickle
 import sys
 import time
 from collections import Counter, defaultdict
@@ -27,7 +29,7 @@ import torch.nn.functional as F
 
 from graphmer_dist.config_loader import load_config
 from graphmer_dist.data import open_dataset
-from graphmer_dist.eval.queries import find_queries
+from graphmer_dist.eval.link_prediction import link_prediction_task
 from graphmer_dist.masking import MaskingCollator
 from graphmer_dist.model import GraphMERForPretraining
 from graphmer_dist.tokens import MASK_ID, PAD_ID, SPECIAL_TOKENS
@@ -76,11 +78,11 @@ def masked_token_eval(model, rows, collator, cfg, counts, autocast, batches: int
     model.eval()
     for batch in eval_batches(rows, collator, cfg.train.micro_batch_size, batches, cfg.train.seed, 0, 1):
         with autocast():
-            hidden = model.encoder(batch["input_ids"], batch["attention_mask"], batch["leaf_relation"],
-                                   batch["head_length"])
+            states, layout = model.encoder.encode(batch["input_ids"], batch["attention_mask"],
+                                                  batch["leaf_relation"], batch["head_length"])
             b, p = torch.nonzero(batch["labels"] != -100, as_tuple=True)
-            logits = model.mlm_logits(hidden[b, p]).float()
-            sbo = model.sbo_head(hidden, batch["sbo_index"]).float()
+            logits = model.token_logits(states, layout, batch["input_ids"], b, p)
+            sbo = model.sbo_head(layout.to_flat(states), batch["sbo_index"]).float()
         target = batch["labels"][b, p]
         ce = F.cross_entropy(logits, target, reduction="none")
         correct = logits.argmax(-1) == target
@@ -106,57 +108,24 @@ def masked_token_eval(model, rows, collator, cfg, counts, autocast, batches: int
             "sbo_ce": acc["sbo_ce"] / max(acc["sbo_n"], 1)}
 
 
-def lp_queries(dataset, split: str, limit: int):
-    """[(row arrays, root)] of the first `limit` triples of a split (one per sequence first, then more)."""
-    out = []
-    for i in range(len(dataset.shard_sizes(split))):
-        arrays = dataset.load_shard(split, i)
-        rows, roots = find_queries(arrays)
-        keep = np.unique(rows, return_index=True)[1]   # one query per sequence: spread over sequences
-        for j in keep:
-            out.append(({k: np.asarray(v[rows[j]]) for k, v in arrays.items()}, int(roots[j])))
-            if len(out) >= limit:
-                return out
-    return out
+def val_task(dataset, cfg, max_queries: int, cache: str | None):
+    """The validation link-prediction task the training loop uses (filtered whole-tail ranks beside the
+    per-relation most-frequent tail); building its fact index takes minutes, so it can be pickled."""
+    if cache and os.path.exists(cache):
+        with open(cache, "rb") as f:
+            return pickle.load(f)
+    task = link_prediction_task(dataset, "val", cfg.model, max_queries)
+    if cache:
+        with open(cache, "wb") as f:
+            pickle.dump(task, f)
+    return task
 
 
-@torch.no_grad()
-def tail_mrr(model, queries, cfg, counts, autocast, max_candidates: int = 300) -> dict:
-    """Whole-tail MRR (unfiltered) vs the per-relation most-frequent-tail baseline on the same queries."""
-    R, K = cfg.model.num_roots, cfg.model.leaves_per_root
-    tails = counts[2]
-    model.eval()
-    rr, rr_base = [], []
-    for arrays, root in queries:
-        rel = int(arrays["leaf_relation"][root])
-        block = arrays["input_ids"][R + K * root: R + K * (root + 1)]
-        true = tuple(int(t) for t in block if t != PAD_ID)
-        freq = tails[rel]
-        cands = [t for t, _ in freq.most_common(max_candidates)]
-        if true not in cands:
-            cands.append(true)
-        lengths = sorted({len(c) for c in cands})
-        ids = np.asarray(arrays["input_ids"], dtype=np.int64).copy()
-        ids[R:] = PAD_ID
-        lr = np.zeros(R, dtype=np.int64); lr[root] = rel
-        hl = np.zeros(R, dtype=np.int64); hl[root] = int(arrays["head_length"][root])
-        batch = np.repeat(ids[None], len(lengths), 0)
-        for n, L in enumerate(lengths):
-            batch[n, R + K * root: R + K * root + L] = MASK_ID
-        x = torch.from_numpy(batch)
-        with autocast():
-            hidden = model.encoder(x, x != PAD_ID, torch.from_numpy(np.repeat(lr[None], len(lengths), 0)),
-                                   torch.from_numpy(np.repeat(hl[None], len(lengths), 0)))
-            logp = torch.log_softmax(model.mlm_logits(hidden[:, R + K * root: R + K * root + K]).float(), -1)
-        by_len = {L: logp[n] for n, L in enumerate(lengths)}
-        scores = torch.tensor([float(sum(by_len[len(c)][s, t] for s, t in enumerate(c))) for c in cands])
-        truth = cands.index(true)
-        rr.append(1.0 / int((scores >= scores[truth]).sum()))
-        f = torch.tensor([float(freq.get(c, 0)) for c in cands])
-        rr_base.append(1.0 / int((f >= f[truth]).sum()))
-    model.train()
-    mrr, base = float(np.mean(rr)), float(np.mean(rr_base))
-    return {"tail_mrr": mrr, "tail_mrr_base": base, "tail_ratio": mrr / base, "queries": len(rr)}
+def tail_mrr(model, task, autocast) -> dict:
+    out = task.evaluate(model, "cpu", autocast(), batch_size=32)
+    return {"tail_mrr": out["tail_mrr"], "tail_mrr_base": out["baseline"]["tail_mrr"],
+            "tail_ratio": out["tail_mrr_vs_baseline"], "token_mrr": out["mrr"],
+            "token_mrr_base": out["baseline"]["mrr"], "queries": out["num_queries"]}
 
 
 def grad_norms(model) -> dict:
@@ -177,10 +146,12 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--eval-batches", type=int, default=8)
     ap.add_argument("--lp-queries", type=int, default=128)
-    ap.add_argument("--lp-split", default="val_lp")
+    ap.add_argument("--task-cache", help="pickle of the validation task (built once, reused by later runs)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--label", default="")
     ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--save", help="write the trained model's state dict here at the end")
+    ap.add_argument("--unigram-bias", action="store_true", help="start the MLM head's bias at log train unigram")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config, [f"train.steps={args.steps}", *args.set])
@@ -195,7 +166,13 @@ def main(argv=None) -> int:
     batches = TrainBatches(rows, sampler, collator, cfg.train.micro_batch_size, cfg.train.seed)
     val_rows = ShardRows(dataset, "val")
     counts = train_counts(dataset, cfg)
-    queries = lp_queries(dataset, args.lp_split if dataset.has_split(args.lp_split) else "val", args.lp_queries)
+    if args.unigram_bias:
+        freq = torch.full((cfg.model.vocab_size,), 0.1)
+        for tok, n in counts[0].items():
+            freq[tok] += n
+        with torch.no_grad():
+            model.mlm_head.bias.copy_(torch.log(freq / freq.sum()))
+    task = val_task(dataset, cfg, args.lp_queries, args.task_cache)
     # fp32: CPU bf16 autocast is only fast with avx512_bf16/AMX; on an AVX2-only CPU its matmuls are ~50x slower.
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if args.bf16 else contextlib.nullcontext
     accum = cfg.grad_accum_steps
@@ -217,11 +194,13 @@ def main(argv=None) -> int:
             row.update({k: round(v, 4) if isinstance(v, float) else v for k, v in
                         masked_token_eval(model, val_rows, collator, cfg, counts, autocast, args.eval_batches).items()})
             row.update({k: round(v, 4) if isinstance(v, float) else v for k, v in
-                        tail_mrr(model, queries, cfg, counts, autocast).items()})
+                        tail_mrr(model, task, autocast).items()})
             row["elapsed_s"] = round(time.time() - start)
             print(json.dumps({"label": args.label, **row}), flush=True)
         elif step % 10 == 0:
             print(json.dumps(row), flush=True)
+    if args.save:
+        torch.save(model.state_dict(), args.save)
     return 0
 
 

@@ -54,9 +54,19 @@ class ModelConfig:
     decay_mode: str = choice("multiply", "multiply", "add")
     """'multiply' = the decay mask multiplies the scaled logits (paper); 'add' = log D is added to them, so
     it multiplies the attention weights instead (docs/recipe.md)."""
-    position: str = choice("none", "none", "rotary")
+    position: str = choice("none", "none", "rotary", "learned")
     """'none' = order only from the (symmetric) decay mask (paper); 'rotary' = queries and keys rotated by
-    (root index, leaf slot), a directional signal (model/positions.py, docs/recipe.md)."""
+    (root index, leaf slot), a directional signal (model/positions.py, docs/recipe.md); 'learned' = a
+    learned embedding of the root index and one of the leaf slot added to every node's input."""
+    relation_embedding: bool = False
+    """Add a learned embedding of the block's relation to every leaf's input (beyond the paper, whose
+    leaves learn the relation only through H-GAT's W_r·head)."""
+    norm: str = choice("post", "post", "pre")
+    """'post' = LN after each residual add (paper, BERT); 'pre' = LN on each branch's input, a final LN."""
+    copy_head: bool = False
+    """Masked tokens may also be predicted by pointing at a code token of the sequence (model/copy_head.py)."""
+    embedding_norm: bool = False
+    """LN over the input embeddings (after H-GAT), as BERT has; the paper has none."""
     attention: str = choice("flex", "flex", "eager")
     """'flex' = the fused fast path used for training, 'eager' = the reference it is tested against."""
     unpad: bool = True

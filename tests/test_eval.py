@@ -27,7 +27,7 @@ from graphmer_dist.data.tokenizer import load_tokenizer
 from graphmer_dist.eval.facts import FactIndex, read_facts
 from graphmer_dist.eval.link_prediction import link_prediction_task
 from graphmer_dist.eval.ranking import rank
-from graphmer_dist.eval.queries import hidden_at, mask_positions, pass_batches
+from graphmer_dist.eval.queries import mask_positions, pass_batches
 from graphmer_dist.model import GraphMERForPretraining
 from graphmer_dist.relations import RELATION_ID, RELATIONS
 from launch.cli import main
@@ -115,7 +115,8 @@ def memorise(model, dataset, max_steps: int = 500) -> int:
                            for p in chunk for q in p.queries for t in (task.queries[q].tail + (0,) * p.length)[:p.length]])
     model.eval()
     with torch.no_grad():
-        hidden = hidden_at(model, inputs, batch, position)[target >= 0]
+        states, layout = model.encoder.encode(**inputs)
+        hidden = layout.gather(states, batch, position)[target >= 0]
     target = target[target >= 0]
     head = model.mlm_head
     optimizer = torch.optim.Adam([*head.dense.parameters(), *head.norm.parameters(), head.bias], lr=3e-2)

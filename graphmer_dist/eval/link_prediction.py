@@ -27,7 +27,7 @@ from graphmer_dist.data.splits import LP_SPLITS
 from graphmer_dist.data.tokenizer import load_tokenizer
 from graphmer_dist.errors import DataError
 from graphmer_dist.eval.facts import Candidates, FactIndex, read_facts
-from graphmer_dist.eval.queries import Pass, Query, collect_queries, hidden_at, mask_positions, pass_batches, plan_passes
+from graphmer_dist.eval.queries import Pass, Query, collect_queries, masked_logits, mask_positions, pass_batches, plan_passes
 from graphmer_dist.eval.ranking import rank, ratio, summarize
 from graphmer_dist.relations import RELATIONS
 from graphmer_dist.tokens import SPECIAL_TOKENS
@@ -95,9 +95,8 @@ class LinkPredictionTask:
                                           batch_size):
             batch, position = mask_positions(chunk, self.queries, self.model_config)
             with autocast:
-                hidden = hidden_at(model, {k: v.to(device) for k, v in inputs.items()},
-                                   batch.to(device), position.to(device))
-                logits = model.mlm_logits(hidden)
+                logits = masked_logits(model, {k: v.to(device) for k, v in inputs.items()},
+                                       batch.to(device), position.to(device))
             logp = torch.log_softmax(logits.float(), dim=-1).cpu()           # (P, V)
             cursor = 0
             for p in chunk:

@@ -118,9 +118,9 @@ def mask_positions(chunk: list[Pass], queries: list[Query], model: ModelConfig) 
     return torch.tensor(batch), torch.tensor(position)
 
 
-def hidden_at(model: torch.nn.Module, inputs: dict[str, torch.Tensor], batch: torch.Tensor,
-              position: torch.Tensor) -> torch.Tensor:
-    """The encoder's states at (sequence, flat node position) pairs, (P, d): the encoder computes its
-    node layout (compact under model.unpad) and the layout maps the flat positions into it."""
+def masked_logits(model: torch.nn.Module, inputs: dict[str, torch.Tensor], batch: torch.Tensor,
+                  position: torch.Tensor) -> torch.Tensor:
+    """The model's token scores (P, V) at (sequence, flat node position) pairs, the way training
+    scores masked nodes (`GraphMERForPretraining.token_logits`)."""
     hidden, layout = model.encoder.encode(**inputs)                    # (B, L, d)
-    return layout.gather(hidden, batch, position)
+    return model.token_logits(hidden, layout, inputs["input_ids"], batch, position)

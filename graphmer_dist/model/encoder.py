@@ -24,7 +24,8 @@ from graphmer_dist.tokens import PAD_ID
 
 
 class EncoderLayer(nn.Module):
-    """Post-LN: x = LN(x + Drop(Attn(x))); x = LN(x + Drop(FFN(x)))."""
+    """Post-LN (paper): x = LN(x + Drop(Attn(x))); x = LN(x + Drop(FFN(x))).
+    Pre-LN (model.norm=pre): x = x + Drop(Attn(LN(x))); x = x + Drop(FFN(LN(x)))."""
 
     def __init__(self, model: ModelConfig) -> None:
         super().__init__()
@@ -34,9 +35,13 @@ class EncoderLayer(nn.Module):
         self.ffn_out = nn.Linear(model.ffn_size, model.hidden_size)
         self.ffn_norm = nn.LayerNorm(model.hidden_size, eps=model.layer_norm_eps)
         self.dropout = nn.Dropout(model.dropout)
+        self.pre_norm = model.norm == "pre"
 
     def forward(self, x: torch.Tensor, scaled_decay: torch.Tensor, key_bias: torch.Tensor,
                 root: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
+        if self.pre_norm:
+            x = x + self.dropout(self.attention(self.attention_norm(x), scaled_decay, key_bias, root, slot))
+            return x + self.dropout(self.ffn_out(F.gelu(self.ffn_in(self.ffn_norm(x)))))
         x = self.attention_norm(x + self.dropout(self.attention(x, scaled_decay, key_bias, root, slot)))
         return self.ffn_norm(x + self.dropout(self.ffn_out(F.gelu(self.ffn_in(x)))))
 
@@ -57,6 +62,15 @@ class GraphMER(nn.Module):
         self.compile_layers = model.attention == "flex"
         if model.position == "rotary":
             self.set_query_key_position(RotaryPosition(model.head_dim))
+        if model.position == "learned":
+            self.root_position = nn.Embedding(model.num_roots, model.hidden_size)
+            self.slot_position = nn.Embedding(model.leaves_per_root + 1, model.hidden_size)
+        if model.relation_embedding:
+            self.relation_embedding = nn.Embedding(model.num_relations, model.hidden_size)
+        if model.embedding_norm:
+            self.embedding_norm = nn.LayerNorm(model.hidden_size, eps=model.layer_norm_eps)
+        if model.norm == "pre":
+            self.last_norm = nn.LayerNorm(model.hidden_size, eps=model.layer_norm_eps)
 
     def layout(self, attention_mask: torch.Tensor) -> NodeLayout:
         """The nodes this model computes for a batch: compact (model.unpad) or all N."""
@@ -78,6 +92,18 @@ class GraphMER(nn.Module):
         log_decay = decay_mask(pair_hops(layout.root, layout.slot), self.decay_p, self.config.decay_lambda).log()
         scale = torch.full((1, 1, 1, 1), 1.0 / math.sqrt(self.config.head_dim), device=log_decay.device)
         return scale, key_bias + log_decay
+
+    def _add_node_embeddings(self, x: torch.Tensor, layout: NodeLayout, leaf_relation: torch.Tensor) -> torch.Tensor:
+        """Options beyond the paper: learned root-index / leaf-slot embeddings, the block's relation at leaves."""
+        if self.config.position == "learned":
+            x = x + self.root_position(layout.root) + self.slot_position(layout.slot + 1)
+        if self.config.relation_embedding:
+            root = layout.root.expand(x.shape[0], -1)
+            relation = torch.where(layout.slot >= 0, leaf_relation.gather(1, root), 0)
+            x = x + self.relation_embedding(relation)
+        if self.config.embedding_norm:
+            x = self.embedding_norm(x)
+        return x
 
     def set_query_key_position(self, module: nn.Module | None) -> None:
         """Install a position signal on queries and keys in every layer (see model/attention.py)."""
@@ -102,12 +128,15 @@ class GraphMER(nn.Module):
         rows = self.token_embedding(torch.cat([ids.reshape(-1), ids.new_full((1,), PAD_ID)]))
         x, pad_embedding = rows[:-1].view(*ids.shape, -1), rows[-1]                       # (B, L, d), (d,)
         x = self.hgat(x, leaf_relation, head_length, layout, pad_embedding)
+        x = self._add_node_embeddings(x, layout, leaf_relation)
         key_bias, has_tokens = key_bias_for(layout.valid)
         scaled_decay, key_bias = self.attention_terms(layout, key_bias)
         fast = self.compile_layers and worth_compiling(x, self.config.num_heads, self.layers[0])
         run_layer = compiled_layer_forward() if fast else _eager_layer_forward
         for layer in self.layers:
             x = run_layer(layer, x, scaled_decay, key_bias, layout.root, layout.slot)
+        if self.config.norm == "pre":
+            x = self.last_norm(x)
         y = self.final_norm(F.gelu(self.final_dense(x)))
         # A fully padded sequence attended to its own padding (see key_bias_for); its output is 0.
         return y * has_tokens[:, None, None].to(y.dtype), layout

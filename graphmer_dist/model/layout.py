@@ -74,6 +74,12 @@ class NodeLayout:
             return rows
         return rows * (index < self.length)[..., None].to(rows.dtype)
 
+    def take(self, flat: torch.Tensor) -> torch.Tensor:
+        """Per-node values (B, L) of a flat (B, N) tensor, e.g. the input ids; 0 at nodes left empty."""
+        if self.flat_to_index is None:
+            return flat
+        return torch.where(self.valid, flat.gather(1, self.position), 0)
+
     def to_flat(self, hidden: torch.Tensor) -> torch.Tensor:
         """(B, L, d) → (B, N, d): computed nodes at their flat positions, zeros elsewhere."""
         if self.flat_to_index is None:

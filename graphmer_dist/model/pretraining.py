@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from graphmer_dist.config import ModelConfig, TrainConfig
+from graphmer_dist.model.copy_head import CopyHead
 from graphmer_dist.model.encoder import GraphMER
 from graphmer_dist.model.heads import MaskedTokenHead, SpanBoundaryHead
 from graphmer_dist.model.init import init_graphmert
@@ -22,11 +23,22 @@ class GraphMERForPretraining(nn.Module):
         self.encoder = GraphMER(model)
         self.mlm_head = MaskedTokenHead(model, self.encoder.token_embedding)
         self.sbo_head = SpanBoundaryHead(model)
+        self.copy_head = CopyHead(model) if model.copy_head else None
         init_graphmert(self)
 
     def mlm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Tied-decoder logits (..., V) for hidden states (..., d)."""
         return self.mlm_head(hidden)
+
+    def token_logits(self, hidden: torch.Tensor, layout: NodeLayout, input_ids: torch.Tensor,
+                     batch: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        """Token scores (M, V), float32, at flat `position`s of sequences `batch`: the tied decoder's
+        logits, or with model.copy_head the log-probabilities of its mixture (model/copy_head.py).
+        Training and link prediction both score tokens through here."""
+        logits = self.mlm_logits(layout.gather(hidden, batch, position)).float()
+        if self.copy_head is None:
+            return logits
+        return self.copy_head(logits, hidden, layout, layout.take(input_ids), batch, layout.index(batch, position))
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor,
                 leaf_relation: torch.Tensor, head_length: torch.Tensor, sbo_index: torch.Tensor,
@@ -34,7 +46,7 @@ class GraphMERForPretraining(nn.Module):
         hidden, layout = self.encoder.encode(input_ids, attention_mask, leaf_relation, head_length)  # (B, L, d)
         batch_idx, pos_idx = torch.nonzero(labels != IGNORE, as_tuple=True)            # masked positions only
         targets = labels[batch_idx, pos_idx]
-        logits = self.mlm_logits(layout.gather(hidden, batch_idx, pos_idx)).float()    # (M, V)
+        logits = self.token_logits(hidden, layout, input_ids, batch_idx, pos_idx)       # (M, V)
         token_loss = F.cross_entropy(logits, targets, reduction="none")                 # (M,)
         is_root = pos_idx < self.config.num_roots
 
