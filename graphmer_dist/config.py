@@ -173,6 +173,9 @@ class TrainConfig:
     mask_fraction: float = 0.15
     span_geometric_p: float = 0.2
     leaf_mask_prob: float = 0.15
+    leaf_corruption: str = choice("bert", "bert", "mask")
+    """How a chosen tail's tokens are hidden: 'bert' = 80% [MASK], 10% random, 10% unchanged (paper, as for
+    roots); 'mask' = always [MASK], the input link prediction asks about (eval/queries.py)."""
     loss: str = choice("combined", "combined", "separate")
     """'combined' = one CE over masked roots and leaves (paper); 'separate' adds a leaf term weighted by leaf_loss_weight."""
     leaf_loss_weight: float = 1.0

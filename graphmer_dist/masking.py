@@ -6,7 +6,8 @@ a word start is a token that begins with the space marker or follows a token end
 non-identifier character (WordPiece's `##` rule does not apply). Spans never touch [CLS]/[SEP]/[PAD]
 and never touch each other, so both boundaries of every span are visible to the SBO head.
 Leaves: each injected tail is chosen with probability `train.leaf_mask_prob` and masked whole.
-Every masked token: 80% [MASK], 10% a random non-special token, 10% unchanged; labels −100 elsewhere.
+Every masked token: 80% [MASK], 10% a random non-special token, 10% unchanged (leaves: always [MASK]
+under `train.leaf_corruption: mask`); labels −100 elsewhere.
 Each sample uses its own seed, so a mask never depends on batch composition or world size.
 """
 
@@ -63,9 +64,12 @@ class MaskingCollator:
         spans = self._root_spans(ids[: self.model.num_roots], rng)
         for start, end in spans:
             chosen[start: end + 1] = True
-        chosen |= self._leaf_choice(ids, relation, rng)
+        leaves = self._leaf_choice(ids, relation, rng)
+        chosen |= leaves
         labels = np.where(chosen, ids, IGNORE)
         masked = self._replace(ids, chosen, rng)
+        if self.train.leaf_corruption == "mask":
+            masked[leaves] = MASK_ID
         sbo = [(s - 1, e + 1, k - s, int(ids[k])) for s, e in spans for k in range(s, e + 1)]
         return _Sample(masked, labels, sbo)
 

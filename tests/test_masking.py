@@ -122,3 +122,20 @@ def test_masks_depend_only_on_each_samples_seed():
     assert torch.equal(alone["labels"], batch["labels"][[4, 1]])
     other = collator(arrays, np.arange(100, 106, dtype=np.int64))
     assert not torch.equal(other["labels"], batch["labels"])
+
+
+def test_leaf_corruption_mask_hides_every_chosen_tail_token_behind_mask_and_leaves_roots_80_10_10():
+    collator, arrays, bert = make()
+    rng = np.random.default_rng(0)
+    flags = VocabFlags(begins_with_space=rng.random(MODEL.vocab_size) < 0.4,
+                       ends_with_non_identifier=rng.random(MODEL.vocab_size) < 0.2)
+    import dataclasses
+    only_mask = MaskingCollator(MODEL, dataclasses.replace(TRAIN, leaf_corruption="mask"), flags)
+    batch = only_mask(arrays, np.arange(len(arrays["input_ids"]), dtype=np.int64))
+    R = MODEL.num_roots
+    assert torch.equal(batch["labels"], bert["labels"])                  # the same tokens are chosen
+    leaf_where = batch["labels"][:, R:] != IGNORE
+    assert leaf_where.sum() > 300
+    assert torch.all(batch["input_ids"][:, R:][leaf_where] == MASK_ID)
+    assert not torch.all(bert["input_ids"][:, R:][leaf_where] == MASK_ID)  # the paper's rule shows some
+    assert torch.equal(batch["input_ids"][:, :R], bert["input_ids"][:, :R])

@@ -1,0 +1,77 @@
+"""The copy head (model.copy_head): a normalised mixture that can only point at the sequence's own
+non-special code tokens, never at the node being predicted or at a leaf."""
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from graphmer_dist.config import ModelConfig, TrainConfig
+from graphmer_dist.model import GraphMERForPretraining
+from graphmer_dist.tokens import CLS_ID, MASK_ID, PAD_ID, SEP_ID
+
+CONFIG = ModelConfig(vocab_size=300, hidden_size=32, num_layers=1, num_heads=4, ffn_size=64, num_roots=8,
+                     leaves_per_root=2, max_span_length=3, dropout=0.0, hgat_dropout=0.0, attention="eager",
+                     copy_head=True)
+
+
+def scores_at(model, ids, relation, positions):
+    input_ids = torch.tensor([ids])
+    hidden, layout = model.encoder.encode(input_ids, input_ids != PAD_ID, torch.tensor([relation]),
+                                          torch.ones(1, CONFIG.num_roots, dtype=torch.long))
+    batch = torch.zeros(len(positions), dtype=torch.long)
+    return model.token_logits(hidden, layout, input_ids, batch, torch.tensor(positions))
+
+
+def sequence():
+    """Roots [CLS] 10 11 [MASK] 12 10 [SEP] [PAD]; root 1 carries a 2-token tail, masked, and root 4 an
+    unmasked tail token 99 (a leaf: never a copy source)."""
+    R, K = CONFIG.num_roots, CONFIG.leaves_per_root
+    ids = [CLS_ID, 10, 11, MASK_ID, 12, 10, SEP_ID, PAD_ID] + [PAD_ID] * (R * K)
+    ids[R + K * 1], ids[R + K * 1 + 1] = MASK_ID, MASK_ID
+    ids[R + K * 4] = 99
+    relation = [0] * R
+    relation[1], relation[4] = 3, 5
+    return ids, relation
+
+
+def test_scores_are_log_probabilities_of_a_normalised_distribution():
+    torch.manual_seed(0)
+    model = GraphMERForPretraining(CONFIG, TrainConfig()).eval()
+    ids, relation = sequence()
+    with torch.no_grad():
+        logp = scores_at(model, ids, relation, [3, 8 + 2, 8 + 3])
+    assert torch.allclose(logp.exp().sum(dim=-1), torch.ones(3), atol=1e-5)
+
+
+def test_with_the_gate_shut_only_the_sequences_own_code_tokens_get_probability():
+    torch.manual_seed(0)
+    model = GraphMERForPretraining(CONFIG, TrainConfig()).eval()
+    with torch.no_grad():
+        model.copy_head.gate.bias.fill_(-60.0)       # g ≈ 0: all mass on copying
+    ids, relation = sequence()
+    with torch.no_grad():
+        leaf = scores_at(model, ids, relation, [8 + 2])[0].exp()      # first slot of root 1's tail
+        root = scores_at(model, ids, relation, [1])[0].exp()          # root 1 (token 10) itself
+    support = set(torch.nonzero(leaf > 1e-6).flatten().tolist())
+    assert support == {10, 11, 12}                  # not [CLS]/[SEP]/[MASK]/[PAD], not the leaf's 99
+    assert leaf[10] > leaf[11] and leaf[10] > leaf[12]   # 10 is written twice
+    # Root 1 may not point at itself: 10 is still reachable through root 5, with less mass than for the leaf.
+    assert root[10] < leaf[10] and root[10] > 1e-6
+
+
+def test_a_sequence_with_nothing_to_copy_falls_back_to_the_vocabulary():
+    torch.manual_seed(0)
+    model = GraphMERForPretraining(CONFIG, TrainConfig()).eval()
+    plain = GraphMERForPretraining(dataclasses.replace(CONFIG, copy_head=False), TrainConfig()).eval()
+    plain.load_state_dict(model.state_dict(), strict=False)
+    R = CONFIG.num_roots
+    ids = [CLS_ID, MASK_ID, SEP_ID] + [PAD_ID] * (R - 3) + [PAD_ID] * (R * CONFIG.leaves_per_root)
+    ids[R + CONFIG.leaves_per_root] = MASK_ID
+    relation = [0] * R
+    relation[1] = 2
+    with torch.no_grad():
+        mixed = scores_at(model, ids, relation, [R + CONFIG.leaves_per_root])
+        vocab = torch.log_softmax(scores_at(plain, ids, relation, [R + CONFIG.leaves_per_root]), dim=-1)
+    assert torch.allclose(mixed, vocab, atol=1e-5)
+    assert np.isfinite(mixed.numpy()).all()
