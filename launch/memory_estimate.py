@@ -54,7 +54,24 @@ def param_count(model: ModelConfig) -> int:
     final = d * d + d + 2 * d                                     # y = LN(GELU(W0 x))
     mlm_head = d * d + d + 2 * d + V                              # dense, LN, decoder bias (weight tied)
     sbo_head = model.max_span_length * d + (3 * d * d + d) + 2 * d + (d * d + d) + 2 * d + (d * V + V)
-    return embeddings + hgat + L * layer + final + mlm_head + sbo_head + model.num_heads  # + decay p_h
+    return embeddings + hgat + L * layer + final + mlm_head + sbo_head + model.num_heads + _option_params(model)
+
+
+def _option_params(model: ModelConfig) -> int:
+    """Parameters of the recipe options beyond the paper (model/encoder.py, model/copy_head.py)."""
+    d = model.hidden_size
+    count = 0
+    if model.position == "learned":
+        count += (model.num_roots + model.leaves_per_root + 1) * d      # root index, leaf slot (+ root)
+    if model.relation_embedding:
+        count += model.num_relations * d
+    if model.embedding_norm:
+        count += 2 * d
+    if model.norm == "pre":
+        count += 2 * d                                                  # the LN before the final transform
+    if model.copy_head:
+        count += 2 * (d * d + d) + d + 1                                # query, key, gate
+    return count
 
 
 def largest_layer_params(model: ModelConfig) -> int:

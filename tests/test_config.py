@@ -13,7 +13,7 @@ from graphmer_dist.errors import ConfigError
 
 @pytest.mark.parametrize("name,d,layers,heads,ffn,seq", [
     ("tiny", 64, 2, 2, 128, 64),
-    ("cpu-small", 256, 4, 4, 1024, 512),
+    ("cpu-small", 128, 2, 4, 512, 512),
     ("graphmert-base", 512, 12, 8, 2048, 1024),
     ("graphmer-se-85m", 768, 12, 12, 3072, 512),
 ])

@@ -42,6 +42,6 @@ def test_kaggle_without_config_trains_graphmert_base_at_the_largest_micro_batch_
 def test_explicit_config_wins_and_a_cpu_keeps_cpu_small(monkeypatch, tmp_path, capsys):
     simulate(monkeypatch, tmp_path, "local")
     plan = dry_run(capsys, "--platform", "kaggle", "--hardware", "2xT4", "--config", "cpu-small")
-    assert (plan["config_name"], plan["global_batch_size"]) == ("cpu-small", 8)
+    assert (plan["config_name"], plan["global_batch_size"]) == ("cpu-small", 16)
     plan = dry_run(capsys, "--platform", "local")
-    assert plan["config_name"] == "cpu-small" and plan["global_batch_size"] == 8
+    assert plan["config_name"] == "cpu-small" and plan["global_batch_size"] == 16
