@@ -1,8 +1,8 @@
 """What runs when no --config is given: a config and batch that keep the platform's devices busy.
 
-A CPU gets cpu-small (9M parameters, minutes on 2 cores). A GPU gets the paper's graphmert-base with the
+A CPU gets cpu-small (3M parameters, minutes on 2 cores). A GPU gets the paper's graphmert-base with the
 largest micro-batch of FILL_MICRO_BATCHES the memory plan fits, and a global batch of at least one
-micro-batch per worker. Why: cpu-small at global batch 8 used 0.47 GiB of a T4's 13.5 GiB and left
+micro-batch per worker. Why: cpu-small (then d=256, 9M parameters) at global batch 8 used 0.47 GiB of a T4's 13.5 GiB and left
 the GPU mostly idle, and on an H200 (graphmert-base, bf16, eager attention) MFU was 1.7% at micro-batch
 16, 3.7% at 64, 5.1% at 256 (/work/team/gpu_batch_scaling.txt in the issue-13 notes): the micro-batch,
 not the model, limits a big GPU. An explicit --config (or micro/global batch) wins.

@@ -187,7 +187,7 @@ def test_colab_without_drive_warns_that_the_run_folder_is_ephemeral(monkeypatch,
 def test_local_run_folder_and_no_time_limit(away):
     plan = make_plan(platforms.resolve("local"), load_config("cpu-small"))
     assert plan.run_dir == "runs/cpu-small" and plan.time_limit_s is None and plan.config.train.time_limit == ""
-    assert plan.checkpoint_interval_steps == 100 and plan.dataloader_workers == 0
+    assert plan.checkpoint_interval_steps == load_config("cpu-small").checkpoint.every_steps and plan.dataloader_workers == 0
 
 
 def test_cluster_with_fewer_sequences_than_gpus_uses_a_divisor_and_says_so(away):
