@@ -15,34 +15,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
+from fixtures.ray_runs import run_on_ray
 from test_resume_world_size import BASE, TOLERANCE, losses, max_weight_difference
 from test_strategy import build, one_rank_group, train  # noqa: F401  (one_rank_group is a fixture)
 
 from graphmer_dist.checkpoint.layout import MODEL, save_tensors
-from graphmer_dist.config_loader import load_config
 from graphmer_dist.errors import CheckpointError
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("inductor_cache")]
 OPTIMIZER_FILE = "deepspeed_optimizer.pt"
 
 
-@pytest.fixture(autouse=True)
-def _inductor_cache(monkeypatch, tmp_path):
-    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))  # torch sets it on first use
-
-
 def on_ray(dataset: Path, run_dir: Path, workers: int, stage: int, *overrides: str) -> int:
-    from launch import runner
-    config = load_config("tiny", [*BASE, "parallel.strategy=deepspeed", f"parallel.num_workers={workers}",
-                                  f"parallel.zero_stage={stage}", "checkpoint.every_steps=2", "train.eval_queries=0",
-                                  f"data.dataset_dir={dataset}", *overrides])
-    return runner.run(SimpleNamespace(config=config, run_dir=str(run_dir), use_gpu=False, resume_roots=[],
-                                      time_limit_s=None, address=None, platform="local", spec={"name": "local"},
-                                      to_json=lambda: "{}"))
+    return run_on_ray(dataset, run_dir, [*BASE, "parallel.strategy=deepspeed", f"parallel.num_workers={workers}",
+                                         f"parallel.zero_stage={stage}", "checkpoint.every_steps=2",
+                                         "train.eval_queries=0", *overrides])
 
 
 @pytest.mark.parametrize("stage, moves", [(2, [1]), (3, [1, 2])], ids=["zero2-2to1", "zero3-2to1to2"])
