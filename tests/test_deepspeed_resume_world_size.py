@@ -20,9 +20,9 @@ import pytest
 import torch
 from fixtures.ray_runs import run_on_ray
 from test_resume_world_size import BASE, TOLERANCE, losses, max_weight_difference
-from test_strategy import build, one_rank_group, train  # noqa: F401  (one_rank_group is a fixture)
 
-from graphmer_dist.checkpoint.layout import MODEL, save_tensors
+from graphmer_dist.checkpoint.layout import save_tensors
+from graphmer_dist.config_loader import load_config
 from graphmer_dist.errors import CheckpointError
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("inductor_cache")]
@@ -60,23 +60,25 @@ def test_zero_run_moves_between_worker_counts(ray_cluster, tiny_dataset, tmp_pat
         previous, before = moved, workers
 
 
-def test_a_checkpoint_without_the_whole_optimizer_state_is_refused(tiny_dataset, tmp_path, one_rank_group):
-    ctx = build(tiny_dataset, "deepspeed")  # ZeRO-3, one rank, in this process
-    train(ctx, 1)
-    ctx.strategy.save(tmp_path, rank=0)
-    save_tensors(ctx.strategy.portable_state_dict(), tmp_path / MODEL)
-    state = torch.load(tmp_path / OPTIMIZER_FILE, weights_only=True)
+def test_a_checkpoint_without_the_whole_optimizer_state_is_refused(tmp_path):
+    from graphmer_dist.model import GraphMERForPretraining
+    from graphmer_dist.train.deepspeed_strategy import read_whole_state
+    model = GraphMERForPretraining(load_config("tiny").model)
+    moments = {name: torch.zeros_like(param) for name, param in model.named_parameters()}
+    path = tmp_path / OPTIMIZER_FILE  # the layout the Ray runs above save and resume
+    save_tensors({"step": 3, "exp_avg": moments, "exp_avg_sq": dict(moments), "scheduler": {}, "loss_scaler": {}}, path)
+    assert read_whole_state(path, model)["step"] == 3
 
-    name = next(iter(state["exp_avg"]))
-    state["exp_avg"][name] = state["exp_avg"][name][:1]  # another model's shape
-    save_tensors(state, tmp_path / OPTIMIZER_FILE)
+    name = next(iter(moments))
+    moments[name] = moments[name][:1]  # another model's shape
+    save_tensors({"step": 3, "exp_avg": moments, "exp_avg_sq": moments, "scheduler": {}, "loss_scaler": {}}, path)
     with pytest.raises(CheckpointError, match=f"{OPTIMIZER_FILE} does not hold this model's") as wrong:
-        ctx.strategy.load(tmp_path, saved_world_size=2)
+        read_whole_state(path, model)
     assert "--resume never" in str(wrong.value)
 
-    (tmp_path / OPTIMIZER_FILE).unlink()  # e.g. written by an older version, with DeepSpeed's per-rank files
+    path.unlink()  # e.g. written by an older version, with DeepSpeed's per-rank files
     with pytest.raises(CheckpointError, match=f"{OPTIMIZER_FILE} is missing") as missing:
-        ctx.strategy.load(tmp_path, saved_world_size=2)
+        read_whole_state(path, model)
     assert "--resume never" in str(missing.value) and "\n" not in str(missing.value)
 
 

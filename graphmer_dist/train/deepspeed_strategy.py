@@ -120,7 +120,7 @@ class DeepSpeedStrategy:
 
     def load(self, directory: Path, saved_world_size: int) -> None:
         """Every rank reads the whole state and keeps its own partition of it (ZeRO-3: of the weights too)."""
-        state = self._read_state(directory / OPTIMIZER_FILE)
+        state = read_whole_state(directory / OPTIMIZER_FILE, self.raw_model)
         self._load_weights(read_model_state(directory))
         if state["step"]:
             self._load_moments(state)
@@ -130,21 +130,6 @@ class DeepSpeedStrategy:
         restore_numbers(getattr(self.engine.optimizer, "loss_scaler", None), state["loss_scaler"])
         self.engine.global_steps = state["step"]
         self.engine.global_samples = state["step"] * self.engine.train_batch_size()
-
-    def _read_state(self, path: Path) -> dict:
-        """deepspeed_optimizer.pt, checked against this model; CheckpointError naming it otherwise."""
-        if not path.is_file():
-            raise CheckpointError(
-                f"checkpoint file {path} is missing: the checkpoint is incomplete, or an older graphmer-dist "
-                "wrote it (with DeepSpeed's per-rank files instead). Resume from a checkpoint this version "
-                "wrote, or start fresh with --resume never (its model.pt still loads for eval).")
-        state = load_tensors(path)
-        if not _holds_moments_of(state, self.raw_model):
-            raise CheckpointError(
-                f"checkpoint file {path} does not hold this model's DeepSpeed optimizer state (step, both Adam "
-                "moments of every parameter at its shape, scheduler, loss scaler): it is damaged or belongs to "
-                "another model. Resume from another checkpoint or start fresh with --resume never.")
-        return state
 
     def _load_weights(self, weights: dict[str, torch.Tensor]) -> None:
         """The module's weights (ZeRO-3: gathered, set, re-partitioned) and the optimizer's fp32 masters."""
@@ -218,6 +203,22 @@ def _optimizer(model: torch.nn.Module, config: Config) -> torch.optim.Optimizer:
     train = config.train
     return DeepSpeedCPUAdam(parameter_groups(model, train.weight_decay), lr=train.lr,
                             betas=(train.adam_beta1, train.adam_beta2), eps=train.adam_eps, adamw_mode=True)
+
+
+def read_whole_state(path: Path, model: torch.nn.Module) -> dict:
+    """deepspeed_optimizer.pt, checked against `model`; CheckpointError naming it otherwise."""
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint file {path} is missing: the checkpoint is incomplete, or an older graphmer-dist "
+            "wrote it (with DeepSpeed's per-rank files instead). Resume from a checkpoint this version "
+            "wrote, or start fresh with --resume never (its model.pt still loads for eval).")
+    state = load_tensors(path)
+    if not _holds_moments_of(state, model):
+        raise CheckpointError(
+            f"checkpoint file {path} does not hold this model's DeepSpeed optimizer state (step, both Adam "
+            "moments of every parameter at its shape, scheduler, loss scaler): it is damaged or belongs to "
+            "another model. Resume from another checkpoint or start fresh with --resume never.")
+    return state
 
 
 def _holds_moments_of(state, model: torch.nn.Module) -> bool:
