@@ -37,11 +37,10 @@ class CopyHead(nn.Module):
         self.gate = nn.Linear(d, 1)
         self.scale = 1.0 / math.sqrt(d)
 
-    def forward(self, vocab_logits: torch.Tensor, hidden: torch.Tensor, layout: NodeLayout, node_ids: torch.Tensor,
-                batch: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        """vocab_logits (M, V) of the masked nodes at (batch, index in L); hidden (B, L, d) and node_ids
-        (B, L) (the input ids in the layout) → log p (M, V), float32."""
-        own = hidden[batch, index.clamp(max=layout.length - 1)]                             # (M, d)
+    def forward(self, vocab_logits: torch.Tensor, own: torch.Tensor, hidden: torch.Tensor, layout: NodeLayout,
+                node_ids: torch.Tensor, batch: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """vocab_logits (M, V) and states own (M, d) of the masked nodes at (batch, index in L); hidden
+        (B, L, d) and node_ids (B, L) (the input ids in the layout) → log p (M, V), float32."""
         q = self.query(own)
         keys = self.key(hidden)                                                              # (B, L, d)
         scores = torch.einsum("md,mld->ml", q, keys[batch]).float() * self.scale             # (M, L)

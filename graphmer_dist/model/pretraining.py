@@ -35,10 +35,11 @@ class GraphMERForPretraining(nn.Module):
         """Token scores (M, V), float32, at flat `position`s of sequences `batch`: the tied decoder's
         logits, or with model.copy_head the log-probabilities of its mixture (model/copy_head.py).
         Training and link prediction both score tokens through here."""
-        logits = self.mlm_logits(layout.gather(hidden, batch, position)).float()
+        own = layout.gather(hidden, batch, position)                                    # (M, d)
+        logits = self.mlm_logits(own).float()
         if self.copy_head is None:
             return logits
-        return self.copy_head(logits, hidden, layout, layout.take(input_ids), batch, layout.index(batch, position))
+        return self.copy_head(logits, own, hidden, layout, layout.take(input_ids), batch, layout.index(batch, position))
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor,
                 leaf_relation: torch.Tensor, head_length: torch.Tensor, sbo_index: torch.Tensor,
