@@ -23,8 +23,10 @@
 #             determinism: GRAPHMER_DETERMINISTIC=1 → torch.use_deterministic_algorithms(True) and
 #             CUBLAS_WORKSPACE_CONFIG=:4096:8 (graphmer_dist/train/precision.py), eager attention.
 #   eval      `graphmer-launch eval` of the bf16 run's checkpoint on the device (precision auto)
-#   memory    the plan's memory estimate (launch/memory_estimate.py) against the bench's measured
-#             peak (CUDA: torch.cuda.max_memory_allocated; CPU: peak RSS, which includes the interpreter)
+#   memory    the plan's memory estimate (launch/memory_estimate.py, from the dataset's node counts: it sizes
+#             the micro-batch holding the longest sequence, so it may exceed the bench's few batches) against
+#             the bench's measured peak (CUDA: torch.cuda.max_memory_allocated; CPU: peak RSS, which
+#             includes the interpreter)
 #   ray/deepspeed  skipped with one line when not installed (the GPU machines have neither)
 set -u
 cd "$(dirname "$0")/.."
@@ -200,7 +202,7 @@ def bench(name, config, precision, attention, overrides, dataset):
     record(name, "OK", f"{r['tokens_per_s']:,.0f} tokens/s, {mfu}, peak mem {r['peak_memory_bytes'] / 2**20:,.0f} MiB",
            tokens_per_s=r["tokens_per_s"], mfu=r.get("mfu"), peak_source=r.get("peak_source"),
            peak_memory_bytes=r["peak_memory_bytes"], batch_size=r["batch_size"], precision=r["precision"],
-           config=config, overrides=overrides)
+           config=config, overrides=overrides, dataset=str(dataset))
     return r
 
 
@@ -326,11 +328,12 @@ def step_memory():
         return record("memory", "SKIP", "no bench result to compare with")
     code = ("import json, sys\n"
             "from graphmer_dist.config_loader import load_config\n"
+            "from launch.data_shape import find_shape\n"
             "from launch.memory_estimate import estimate\n"
             "for item in json.loads(sys.argv[1]):\n"
-            "    c = load_config(item['config'], item['overrides'])\n"
+            "    c = load_config(item['config'], [*item['overrides'], 'data.dataset_dir=' + item['dataset']])\n"
             "    m = estimate(c.model, micro_batch=item['batch_size'], precision=item['precision'], strategy='single',\n"
-            "                 zero_stage=0, workers=1, offload_optimizer=False)\n"
+            "                 zero_stage=0, workers=1, offload_optimizer=False, shape=find_shape(c))\n"
             "    print(json.dumps({'step': item['step'], 'estimate': m.total_bytes}))\n")
     got = run("memory", [PY, "-c", code, json.dumps(benches)], 60)
     if got is None:

@@ -1,13 +1,15 @@
 """The plan's memory estimate beside measured peak memory, one fresh process per config.
 
     python benchmarks/memory_check.py [--configs cpu-small graphmer-se-85m] [--micro-batch 4] [--steps 2]
-                                      [--device cpu|cuda] [--json out.json]
+                                      [--device cpu|cuda] [--dataset DIR] [--json out.json]
 
 Measured = what training adds to the process: on CUDA `max_memory_allocated` (reset after the batches
 are loaded); on a CPU the peak RSS growth over the process's baseline, taken after imports and the
 real batches are loaded (the peak is reset through /proc/self/clear_refs so earlier peaks don't count).
 Estimate = launch/memory_estimate.estimate for the same model, micro-batch, precision and strategy
-'single' — what the plan compares with the device's memory. Target: estimate/measured within 0.75–1.25.
+'single', from the dataset's node counts — what the plan compares with the device's memory. The estimate
+sizes the micro-batch that holds the longest training sequence, so the batches trained are the first ones
+of the run with that sequence in place of their first. Target: estimate/measured within 0.75–1.25.
 """
 
 from __future__ import annotations
@@ -29,25 +31,51 @@ def _rss_field(name: str) -> int:
     raise RuntimeError(f"{name} not in /proc/self/status")
 
 
-def measure(config_name: str, micro_batch: int, steps: int, device_name: str) -> dict:
+def batches_with_the_longest(config, dataset_dir: str | None, steps: int) -> list:
+    """The run's first `steps` micro-batches, each holding the dataset's longest training sequence first
+    (masked as training masks it): the batch length the plan sizes memory for."""
+    import numpy as np
+
+    from graphmer_dist.data import build_or_reuse, open_dataset
+    from graphmer_dist.masking import MaskingCollator
+    from graphmer_dist.tokens import PAD_ID
+    from graphmer_dist.train.batches import ShardRows, sample_seeds
+    from graphmer_dist.train.sampler import ShardedSampler
+
+    dataset = open_dataset(dataset_dir or build_or_reuse(config)[0])
+    rows = ShardRows(dataset, "train")
+    counts = np.concatenate([(dataset.load_shard("train", i)["input_ids"] != PAD_ID).sum(axis=1)
+                             for i in range(len(rows.sizes))])
+    sampler = ShardedSampler(rows.sizes, config.train.seed, config.train.micro_batch_size)
+    collator = MaskingCollator(config.model, config.train, dataset.vocab_flags())
+    out = []
+    for _ in range(steps):
+        indices = sampler.next_batch().indices.copy()
+        indices[0] = int(counts.argmax())
+        out.append((collator(rows.gather(indices), sample_seeds(config.train.seed, 0, indices)), len(indices)))
+    return out
+
+
+def measure(config_name: str, micro_batch: int, steps: int, device_name: str, dataset_dir: str | None) -> dict:
     """In this process: train `steps` optimizer steps of one micro-batch each; estimate vs measured."""
     import torch
 
-    from graphmer_dist.bench.runner import real_batches
     from graphmer_dist.config_loader import load_config
     from graphmer_dist.model import GraphMERForPretraining
     from graphmer_dist.train.distributed import WorldInfo
     from graphmer_dist.train.precision import build_precision, resolve_device
     from graphmer_dist.train.step import optimizer_step
     from graphmer_dist.train.strategy import build_strategy
+    from launch.data_shape import find_shape
     from launch.memory_estimate import estimate
 
     config = load_config(config_name, [f"train.micro_batch_size={micro_batch}",
                                        f"train.global_batch_size={micro_batch}", f"train.device={device_name}",
-                                       "model.attention=eager"])
+                                       "model.attention=eager",
+                                       *([f"data.dataset_dir={dataset_dir}"] if dataset_dir else [])])
     device = resolve_device(config.train.device)
     precision = build_precision(config.train.precision, device)
-    batches = real_batches(config, None, steps)
+    batches = batches_with_the_longest(config, dataset_dir, steps)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         baseline = torch.cuda.memory_allocated(device)
@@ -64,7 +92,7 @@ def measure(config_name: str, micro_batch: int, steps: int, device_name: str) ->
     else:
         measured, kind = _rss_field("VmHWM") - baseline, "cpu peak RSS growth"
     mem = estimate(config.model, micro_batch=micro_batch, precision=precision.name, strategy="single",
-                   zero_stage=0, workers=1)
+                   zero_stage=0, workers=1, shape=find_shape(config))
     return {"config": config_name, "micro_batch": micro_batch, "precision": precision.name, "device": device.type,
             "estimate_bytes": mem.total_bytes, "estimate": mem.to_dict(), "measured_bytes": measured,
             "measured_kind": kind, "ratio": mem.total_bytes / measured}
@@ -76,16 +104,18 @@ def main(argv: list[str]) -> int:
     p.add_argument("--micro-batch", type=int, default=4)
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--dataset", help="a built dataset (default: each config's, built or reused from the cache)")
     p.add_argument("--json", help="write the rows here")
     p.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure this config in this process
     args = p.parse_args(argv)
     if args.one:
-        print(json.dumps(measure(args.one, args.micro_batch, args.steps, args.device)))
+        print(json.dumps(measure(args.one, args.micro_batch, args.steps, args.device, args.dataset)))
         return 0
     rows = []
     for name in args.configs:  # a fresh process each: RSS growth must not include the previous model
         out = subprocess.run([sys.executable, __file__, "--one", name, "--micro-batch", str(args.micro_batch),
-                              "--steps", str(args.steps), "--device", args.device],
+                              "--steps", str(args.steps), "--device", args.device,
+                              *(["--dataset", args.dataset] if args.dataset else [])],
                              capture_output=True, text=True, cwd=ROOT, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     mib = 1024**2

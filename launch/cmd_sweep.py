@@ -76,13 +76,14 @@ def base_config(args: argparse.Namespace) -> tuple[Config, Any]:
     """The plan's config for one single-process trial, and the platform spec."""
     import platforms
     from launch.cmd_train import load_for_plan
+    from launch.data_shape import find_shape
     from launch.plan import make_plan
 
     args.overrides = [*args.overrides, "parallel.strategy=single", "parallel.num_workers=1",
                       f"parallel.cpus_per_worker={args.cpus_per_trial}", f"train.num_threads={args.cpus_per_trial}"]
     config, overrides = load_for_plan(args)
     spec = platforms.resolve("cluster" if args.address else "local", None, args.address)
-    plan = make_plan(spec, config, overrides)
+    plan = make_plan(spec, config, overrides, shape=find_shape(config))
     return plan.config, spec
 
 

@@ -77,6 +77,7 @@ def load_for_plan(args: argparse.Namespace, config_name: str | None = None) -> t
 
 
 def main(argv: list[str]) -> int:
+    from launch.data_shape import find_shape
     from launch.plan import make_plan
     from launch.platform_defaults import default_config
     from launch.plan_view import print_plan
@@ -87,7 +88,7 @@ def main(argv: list[str]) -> int:
     spec = platforms.resolve(args.platform, args.hardware, args.address)
     default = None if args.config else default_config(spec)
     config, overrides = load_for_plan(args, args.config or default.config)
-    plan = make_plan(spec, config, overrides, default)
+    plan = make_plan(spec, config, overrides, default, find_shape(config))
     if args.json:
         print(plan.to_json())
     else:

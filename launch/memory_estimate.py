@@ -4,8 +4,11 @@
 
 Model states follow the ZeRO paper's accounting with Adam. Activations count what autograd keeps
 per layer for a micro-batch of L computed nodes per sequence, including the (B, H, L, L) attention
-scores. L is N = R·(K+1) for the padded model (model.unpad=false); the unpadded model computes only
-the non-empty nodes, L = `computed_nodes` (bucketed, see graphmer_dist/model/layout.py).
+scores, and the logits of the rows the heads score. L is N = R·(K+1) for the padded model
+(model.unpad=false); the unpadded model computes only the non-empty nodes, and a micro-batch is as long
+as its longest sequence: L = the longest training sequence's count, bucketed (model/layout.py). Both
+that count and the scored rows come from the dataset when it is built, or from an assumption
+(`SequenceShape`, launch/data_shape.py).
 It is an estimate (allocator fragmentation and CUDA context are covered by the plan's headroom), good
 enough to choose a strategy and micro-batch; tests pin the parameter count to the real model.
 """
@@ -16,14 +19,8 @@ from dataclasses import dataclass
 
 from graphmer_dist.config import ModelConfig
 from graphmer_dist.model.layout import BUCKET
+from launch.data_shape import SequenceShape, assumed_shape
 
-# Rows of the MLM/SBO logits per sequence, as a fraction of N: the heads only score masked positions
-# (15% of roots plus the masked leaves, at most ~15% of the leaves) plus the SBO rows. Rounded up.
-LOGIT_ROW_FRACTION = 0.25
-# Without a measured dataset, the unpadded model is sized for sequences whose leaf blocks are this full.
-# Measured: the stdlib cpu-small dataset fills ~2% of its 448 leaf slots on average (75 of 512 nodes
-# non-empty); a dense-injection corpus fills more. A quarter is a safe upper bound for both.
-ASSUMED_LEAF_FILL = 0.25
 # DDP keeps gradient buckets beside the gradients (a copy unless gradient_as_bucket_view).
 DDP_BUCKET_BYTES_PER_PARAM = 4
 
@@ -120,19 +117,20 @@ def offload_ram_bytes(params: int, workers: int = 1) -> int:
     return int(params * max(4 * workers, 16) * OFFLOAD_BUFFER_FACTOR)
 
 
-def computed_nodes(model: ModelConfig) -> int:
-    """Nodes per sequence the model computes: N padded; unpadded, every root plus ASSUMED_LEAF_FILL of
-    the leaf slots, rounded up to the layout's bucket (never above N)."""
+def computed_nodes(model: ModelConfig, shape: SequenceShape | None = None) -> int:
+    """Nodes per sequence the model computes in its longest micro-batch: N padded; unpadded, the longest
+    sequence's non-empty nodes rounded up to the layout's bucket (never above N)."""
     N = model.seq_len
     if not model.unpad:
         return N
-    nodes = model.num_roots + ASSUMED_LEAF_FILL * model.num_roots * model.leaves_per_root
-    return min(N, -(-int(nodes) // BUCKET) * BUCKET)
+    nodes = (shape or assumed_shape(model)).longest
+    return min(N, max(BUCKET, -(-nodes // BUCKET) * BUCKET))
 
 
-def activation_bytes(model: ModelConfig, micro_batch: int, act_bytes: int) -> int:
+def activation_bytes(model: ModelConfig, micro_batch: int, act_bytes: int, shape: SequenceShape | None = None) -> int:
     """What autograd saves for one micro-batch (B sequences of L computed nodes), all layers plus the heads."""
-    B, L, d, f, H = micro_batch, computed_nodes(model), model.hidden_size, model.ffn_size, model.num_heads
+    shape = shape or assumed_shape(model)
+    B, L, d, f, H = micro_batch, computed_nodes(model, shape), model.hidden_size, model.ffn_size, model.num_heads
     # Per node per layer: LN/QKV inputs, q, k, v, context, FFN input, pre- and post-GELU (f each),
     # LN input → ≈ 8d + 2f values at the compute precision, plus two 1-byte dropout masks of d.
     linear = B * L * ((8 * d + 2 * f) * act_bytes + 2 * d)
@@ -141,26 +139,44 @@ def activation_bytes(model: ModelConfig, micro_batch: int, act_bytes: int) -> in
     per_layer = linear + scores
     transient = B * H * L * L * 4                                 # one fp32 (B,H,L,L) in flight (logits / grad)
     embeddings = B * L * d * (4 + 4)                              # embedding output and H-GAT fused copy
-    # The heads score labelled positions only: a fraction of the flat N, padded or not.
-    logits = int(B * model.seq_len * LOGIT_ROW_FRACTION) * model.vocab_size * (act_bytes + 4 + 4)
-    return model.num_layers * per_layer + transient + embeddings + 2 * logits  # MLM and SBO heads
+    # The heads score their rows only (padded or not): logits at the compute precision, their fp32
+    # log-softmax and its gradient.
+    row_bytes = model.vocab_size * (act_bytes + 4 + 4)
+    mlm_rows = shape.mlm_rows(B)
+    logits = int(mlm_rows + B * shape.sbo_rows) * row_bytes
+    copy = copy_head_bytes(model, mlm_rows, L, act_bytes) if model.copy_head else 0
+    # H-GAT gathers its relation's d×d matrix per injected triple (model/hgat.py), kept for backward.
+    hgat = int(B * shape.triples) * d * d * act_bytes
+    return model.num_layers * per_layer + transient + embeddings + logits + copy + hgat
 
 
-def decay_mask_bytes(model: ModelConfig, micro_batch: int) -> int:
-    """D in fp32 plus its gradient (p_h is learnable): (H, N, N) once when padded, (B, H, L, L) per
-    micro-batch when unpadded (each sequence has its own nodes)."""
-    L = computed_nodes(model)
+def copy_head_bytes(model: ModelConfig, rows: float, L: int, act_bytes: int) -> int:
+    """model.copy_head (model/copy_head.py), per scored row: the mixture's four more fp32 (V,) rows that
+    autograd keeps (the copy distribution, its log, the mixture, the loss's log-softmax of it), and the
+    sequence's keys gathered for the row, (L, d), with its (L,) scores and attention in fp32. Counted with
+    saved-tensor hooks on cpu-small: 6 fp32 (M, V) tensors in all, and the (M, L, d) keys."""
+    return int(rows * (model.vocab_size * 4 * 4 + L * model.hidden_size * act_bytes + L * 4 * 2))
+
+
+def decay_mask_bytes(model: ModelConfig, micro_batch: int, shape: SequenceShape | None = None) -> int:
+    """D in fp32 and what its backward to the learnable p_h keeps (the GELU's input, the exp's output):
+    (H, N, N) once when padded, (B, H, L, L) per micro-batch when unpadded (each sequence has its own nodes)."""
+    L = computed_nodes(model, shape)
     copies = 1 if not model.unpad else micro_batch
-    return 2 * copies * model.num_heads * L * L * 4
+    return 3 * copies * model.num_heads * L * L * 4
 
 
 def estimate(model: ModelConfig, *, micro_batch: int, precision: str, strategy: str, zero_stage: int,
-             workers: int, offload_optimizer: bool = False) -> MemoryEstimate:
+             workers: int, offload_optimizer: bool = False, shape: SequenceShape | None = None) -> MemoryEstimate:
+    """`shape`: the training sequences' nodes and scored rows (launch/data_shape.py); None = assumed."""
     params = param_count(model)
     mixed = precision in ("bf16", "fp16")
+    # torch autocast (single/DDP) casts each weight to 16 bits per use and backward keeps the copy;
+    # DeepSpeed's mixed precision holds 16-bit weights already (in the model states).
+    autocast_copies = 2 * params if mixed and strategy != "deepspeed" else 0
     return MemoryEstimate(
         params=params,
         model_states_bytes=model_state_bytes(model, params, strategy, zero_stage, workers, mixed, offload_optimizer),
-        activations_bytes=activation_bytes(model, micro_batch, 2 if mixed else 4),
-        decay_mask_bytes=decay_mask_bytes(model, micro_batch),
+        activations_bytes=activation_bytes(model, micro_batch, 2 if mixed else 4, shape) + autocast_copies,
+        decay_mask_bytes=decay_mask_bytes(model, micro_batch, shape),
     )

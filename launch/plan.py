@@ -19,6 +19,8 @@ from graphmer_dist.config import Config, ParallelConfig
 from graphmer_dist.config_loader import parse_overrides
 from graphmer_dist.errors import ConfigError
 from launch import plan_rules as rules
+from launch.data_shape import SequenceShape, assumed_shape
+from launch.memory_estimate import computed_nodes
 from launch.platform_defaults import FILL_MICRO_BATCHES, DefaultChoice, fill_global_batch
 from platforms.spec import PlatformSpec
 
@@ -49,6 +51,8 @@ class Plan:
     estimated_memory_bytes: int
     memory: dict[str, int]
     """Breakdown: params, model_states_bytes, activations_bytes, decay_mask_bytes, total_bytes."""
+    sequence_shape: dict[str, Any]
+    """What the memory was sized for: launch/data_shape.SequenceShape, plus `computed_nodes` (L)."""
     device_memory_bytes: int
     usable_memory_bytes: int
     time_limit_s: float | None
@@ -74,8 +78,10 @@ class Plan:
 
 
 def make_plan(spec: PlatformSpec, config: Config, overrides: Mapping[str, Any] | Iterable[str] = (),
-              default: DefaultChoice | None = None) -> Plan:
-    """`default`: the config was chosen for this platform (no --config); see launch/platform_defaults.py."""
+              default: DefaultChoice | None = None, shape: SequenceShape | None = None) -> Plan:
+    """`default`: the config was chosen for this platform (no --config); see launch/platform_defaults.py.
+    `shape`: the training sequences' non-empty nodes (launch/data_shape.find_shape); None = assumed."""
+    shape = shape or assumed_shape(config.model)
     overrides = overrides if isinstance(overrides, Mapping) else list(overrides)
     explicit = explicit_choices(config, overrides)
     spec = _cpu_if_requested(spec, config)
@@ -99,27 +105,43 @@ def make_plan(spec: PlatformSpec, config: Config, overrides: Mapping[str, Any] |
                                          explicit.get("parallel.offload_optimizer"), workers, spec)
     micro = explicit.get("train.micro_batch_size")
     notes = [default.why] if default else []
+    notes.append(_shape_note(config, shape))
     keys = overrides.keys() if isinstance(overrides, Mapping) else [o.partition("=")[0].strip() for o in overrides]
     batch_is_explicit = micro or "train.global_batch_size" in keys
     if default and default.fill_device and not batch_is_explicit:
-        config, layout = _fill_device(config, spec, candidates, workers, precision, notes)
+        config, layout = _fill_device(config, spec, candidates, workers, precision, notes, shape)
     else:
-        layout = rules.search_layout(config, spec, candidates, workers, precision, micro)
+        layout = rules.search_layout(config, spec, candidates, workers, precision, micro, shape)
     if layout is None:
-        raise ConfigError(rules.does_not_fit(config, spec, candidates, workers, precision))
+        raise ConfigError(rules.does_not_fit(config, spec, candidates, workers, precision, shape))
     if problem := rules.deepspeed_precision_problem(spec, layout.strategy, precision):
         raise ConfigError(f"the requested run cannot work on {spec.name}: {problem}")
     plan = _assemble(spec, config, explicit, layout, precision, run_dir, time_limit)
-    return dataclasses.replace(plan, notes=notes + plan.notes)
+    shape_dict = dict(shape.to_dict(), computed_nodes=computed_nodes(config.model, shape))
+    return dataclasses.replace(plan, notes=notes + plan.notes, sequence_shape=shape_dict)
+
+
+def _shape_note(config: Config, shape: SequenceShape) -> str:
+    """What the memory estimate assumed about the sequences, and where that came from."""
+    if not config.model.unpad:
+        return (f"model.unpad=false: every micro-batch computes all N = {config.model.seq_len} nodes per "
+                f"sequence; scored rows from {shape.source}")
+    L = computed_nodes(config.model, shape)
+    if not shape.measured:
+        return (f"memory sized for L = {L} computed nodes per sequence, {shape.source}; once the dataset is "
+                "built the plan uses its measured counts")
+    return (f"memory sized for L = {L} computed nodes per sequence: the longest training sequence has "
+            f"{shape.longest} non-empty nodes (mean {shape.mean:.1f}, p99 {shape.p99:.0f}, leaf fill "
+            f"{shape.leaf_fill:.1%}; {shape.source})")
 
 
 def _fill_device(config: Config, spec: PlatformSpec, candidates: list, workers: int, precision: str,
-                 notes: list[str]) -> tuple[Config, rules.Layout | None]:
+                 notes: list[str], shape: SequenceShape) -> tuple[Config, rules.Layout | None]:
     """The largest micro-batch the memory plan fits, with the global batch grown to cover the workers."""
     for micro in FILL_MICRO_BATCHES:
         batch = fill_global_batch(config.train.global_batch_size, micro, workers)
         filled = config.replace(train={"global_batch_size": batch, "micro_batch_size": micro})
-        layout = rules.search_layout(filled, spec, candidates, workers, precision, micro)
+        layout = rules.search_layout(filled, spec, candidates, workers, precision, micro, shape)
         if layout is not None:
             usable = rules.usable_memory(spec, workers)
             notes.append(f"micro-batch {micro}: the largest of {list(FILL_MICRO_BATCHES)} whose estimate "
@@ -207,7 +229,7 @@ def _assemble(spec: PlatformSpec, config: Config, explicit: dict, layout: rules.
         num_workers=layout.num_workers, cpus_per_worker=cpus, dataloader_workers=loaders, precision=precision,
         micro_batch_size=layout.micro_batch_size, grad_accum_steps=applied.grad_accum_steps,
         global_batch_size=config.train.global_batch_size, estimated_memory_bytes=layout.memory.total_bytes,
-        memory=layout.memory.to_dict(), device_memory_bytes=spec.device_memory_bytes,
+        memory=layout.memory.to_dict(), sequence_shape={}, device_memory_bytes=spec.device_memory_bytes,
         usable_memory_bytes=rules.usable_memory(spec, layout.num_workers), time_limit_s=time_limit,
         run_dir=run_dir, checkpoint_interval_steps=interval,
         resume_roots=[spec.inputs_root] if spec.inputs_root else [], address=spec.address, notes=notes,

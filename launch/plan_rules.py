@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from graphmer_dist.config import Config, parse_duration
 from graphmer_dist.precision_rule import DeviceCaps, PrecisionError
 from graphmer_dist.precision_rule import choose_precision as choose_precision_for
+from launch.data_shape import SequenceShape
 from launch.memory_estimate import MemoryEstimate, estimate, offload_ram_bytes, param_count
 from platforms.spec import PlatformSpec
 
@@ -85,7 +86,7 @@ def usable_memory(spec: PlatformSpec, workers: int) -> int:
 
 
 def search_layout(config: Config, spec: PlatformSpec, candidates: list[tuple[str, int, bool]], workers: int,
-                  precision: str, micro_batch: int | None) -> Layout | None:
+                  precision: str, micro_batch: int | None, shape: SequenceShape | None = None) -> Layout | None:
     """The first candidate that fits at some micro-batch, with its largest fitting micro-batch."""
     per_worker = config.train.global_batch_size // workers
     preferred = micro_batch or config.train.micro_batch_size
@@ -97,17 +98,17 @@ def search_layout(config: Config, spec: PlatformSpec, candidates: list[tuple[str
             continue
         for size in sizes:
             mem = estimate(config.model, micro_batch=size, precision=precision, strategy=strategy,
-                           zero_stage=stage, workers=workers, offload_optimizer=offload)
+                           zero_stage=stage, workers=workers, offload_optimizer=offload, shape=shape)
             if mem.total_bytes <= budget:
                 return Layout(strategy, stage, offload, workers, size, mem)
     return None
 
 
 def does_not_fit(config: Config, spec: PlatformSpec, candidates: list[tuple[str, int, bool]], workers: int,
-                 precision: str) -> str:
+                 precision: str, shape: SequenceShape | None = None) -> str:
     strategy, stage, offload = candidates[-1]
     mem = estimate(config.model, micro_batch=1, precision=precision, strategy=strategy, zero_stage=stage,
-                   workers=workers, offload_optimizer=offload)
+                   workers=workers, offload_optimizer=offload, shape=shape)
     tried = ", ".join(f"{s}" + (f" ZeRO-{z}" if z else "") + (" +offload" if o else "") for s, z, o in candidates)
     return (f"the model of config '{config.name}' does not fit: even at micro-batch 1 with {tried} it needs "
             f"~{mem.total_bytes / GIB:.1f} GiB per device (states {mem.model_states_bytes / GIB:.1f}, activations "

@@ -19,7 +19,7 @@ MANIFEST_KEYS = {  # docs/interfaces.md, "Dataset on disk"
     "format_version", "content_hash", "num_files", "num_files_skipped", "skipped_by_reason", "skipped_files",
     "num_triples", "relations", "ontology_pass_rate", "num_sequences", "num_shards", "shards",
     "triples_per_sequence", "vocab_size", "num_roots", "leaves_per_root", "seq_len", "build_seconds", "corpus",
-    "triple_split_by", "num_pair_shortcuts",
+    "triple_split_by", "num_pair_shortcuts", "nodes_per_sequence",
 }
 FACTS = {"returns": "a", "calls": "b", "raises": "c", "uses": "d"}  # relation → tail suffix
 
@@ -167,6 +167,21 @@ def test_manifest_lists_every_documented_key_and_counts_skips(built):
         assert manifest["triples_per_sequence"][split] == round(manifest["num_injected"][split] / count, 3)
     relations = json.loads((folder / "relations.json").read_text())
     assert relations["relations"] == list(RELATIONS) and relations["ids"]["defines"] == 1
+
+
+def test_manifest_counts_the_non_empty_nodes_of_every_split_as_the_shards_hold_them(built):
+    folder, config, _ = built
+    dataset = open_dataset(folder)
+    R, K = config.model.num_roots, config.model.leaves_per_root
+    for split, counts in dataset.manifest["nodes_per_sequence"].items():
+        ids = np.concatenate([dataset.load_shard(split, i)["input_ids"] for i in range(len(dataset.shard_sizes(split)))])
+        nodes, leaves = (ids != PAD_ID).sum(axis=1), (ids[:, R:] != PAD_ID).sum(axis=1)
+        assert leaves.max() > 0 and nodes.min() < nodes.max()   # a spread to get wrong
+        nearest_rank = {q: int(np.percentile(nodes, q, method="inverted_cdf")) for q in (50, 99)}
+        assert counts == {"mean": round(float(nodes.mean()), 3), "p50": nearest_rank[50], "p99": nearest_rank[99],
+                          "max": int(nodes.max()), "leaf_mean": round(float(leaves.mean()), 3),
+                          "leaf_p99": int(np.percentile(leaves, 99, method="inverted_cdf")),
+                          "leaf_max": int(leaves.max()), "leaf_fill": round(float(leaves.mean()) / (R * K), 5)}, split
 
 
 def test_reader_refuses_missing_incomplete_and_other_format_folders(built, tmp_path):

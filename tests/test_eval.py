@@ -73,7 +73,7 @@ def build_dataset_folder(folder, config) -> None:
     shards = {"train": [], "val": []}
     for split in ("test", "test_lp"):  # the same sequences: test for accuracy, test_lp for link prediction
         index = TripleIndex(options)
-        writer = ShardWriter(folder, split, shard_size=8)
+        writer = ShardWriter(folder, split, shard_size=8, num_roots=model.num_roots)
         for text in texts:
             encoding = tokenizer.encode(text, add_special_tokens=False)
             mentions = [Mention(f"m.{m.group()}", m.start(), m.end())

@@ -17,8 +17,8 @@ from platforms.hardware import GIB
 
 SHIPPED = ("tiny", "cpu-small", "graphmer-se-85m", "graphmert-base")
 CLUSTER_RUN_DIR = "checkpoint.run_dir=s3://bucket/runs"
-# A ~1.4B-parameter variant whose model states alone exceed a 15 GB T4.
-HUGE = ("model.hidden_size=2048", "model.num_layers=24", "model.num_heads=16", "model.ffn_size=8192",
+# A ~1.34B-parameter variant whose model states alone exceed a 15 GB T4 (ZeRO-3 at micro-batch 1 just fits).
+HUGE = ("model.hidden_size=2048", "model.num_layers=24", "model.num_heads=16", "model.ffn_size=8000",
         "model.unpad=false")  # sized with the padded activations (all N nodes)
 
 
@@ -84,7 +84,7 @@ def test_micro_batch_shrinks_until_activations_fit_on_an_8_gb_gpu(away):
 def test_model_states_too_big_for_ddp_choose_the_lowest_zero_stage_that_fits(away):
     spec = platforms.resolve("kaggle", "2xT4")
     plan = make_plan(spec, load_config("graphmer-se-85m", HUGE))
-    # DeepSpeed's own estimator: ZeRO-2 keeps 2 + 18/2 bytes per param (15.4 GB of 1.4B) on each T4.
+    # DeepSpeed's own estimator: ZeRO-2 keeps 2 + 18/2 bytes per param (14.8 GB of 1.34B) on each T4.
     assert (plan.strategy, plan.zero_stage, plan.offload_optimizer) == ("deepspeed", 3, False)
     assert plan.estimated_memory_bytes <= plan.usable_memory_bytes
     with pytest.raises(ConfigError, match="does not fit: even at micro-batch 1 with deepspeed ZeRO-1"):
@@ -93,7 +93,7 @@ def test_model_states_too_big_for_ddp_choose_the_lowest_zero_stage_that_fits(awa
 
 def test_one_gpu_that_cannot_hold_the_optimizer_offloads_it_to_ram(away):
     # ~0.96B parameters: too big for 16 bytes/param on the P100, small enough for DeepSpeed's offload
-    # host estimate (24 bytes/param) in Kaggle's 29 GiB; the 1.4B HUGE model fits neither.
+    # host estimate (24 bytes/param) in Kaggle's 29 GiB; the 1.34B HUGE model fits neither.
     plan = make_plan(platforms.resolve("kaggle", "P100"), load_config("graphmer-se-85m", (*HUGE, "model.num_layers=16")))
     assert (plan.strategy, plan.zero_stage, plan.offload_optimizer, plan.num_workers) == ("deepspeed", 2, True, 1)
 
@@ -209,3 +209,27 @@ def test_explicit_offload_without_enough_ram_is_refused(away):
     overrides = ["parallel.strategy=deepspeed", "parallel.offload_optimizer=true"]
     with pytest.raises(ConfigError, match=r"optimizer states need ~\d+\.\d GiB of RAM and colab offers 9\.5 GiB"):
         make_plan(platforms.resolve("colab"), load_config("graphmer-se-85m", HUGE), overrides)
+
+
+def test_a_gpus_default_micro_batch_follows_the_datasets_node_counts(away):
+    """Sparser sequences than the assumed 25% leaf fill leave room for a larger micro-batch on the same GPU,
+    denser ones for a smaller one; the plan says which numbers it used."""
+    from launch.data_shape import measured_shape
+    from launch.platform_defaults import default_config
+
+    spec = platforms.resolve("local", "RTX3070")
+    config = load_config("graphmert-base")   # R=128, K=7: 896 leaf slots; assumed L = 128 + 224 = 352
+
+    def plan_for(**nodes):
+        shape = measured_shape(config.model, config.train, nodes, "the training split of /data/x")
+        return make_plan(spec, config, default=default_config(spec), shape=shape)
+
+    assumed = make_plan(spec, config, default=default_config(spec))
+    sparse = plan_for(mean=172.0, p50=168, p99=260, max=300, leaf_mean=46.0, leaf_p99=130, leaf_max=170, leaf_fill=0.05)
+    dense = plan_for(mean=700.0, p50=700, p99=900, max=1000, leaf_mean=570.0, leaf_p99=770, leaf_max=870,
+                     leaf_fill=0.64)
+    assert dense.micro_batch_size < assumed.micro_batch_size < sparse.micro_batch_size
+    shapes = [p.sequence_shape["computed_nodes"] for p in (sparse, assumed, dense)]
+    assert shapes == [320, 352, 1024]
+    assert any("assumed (no dataset given)" in note and "25% of the 896 leaf slots" in note for note in assumed.notes)
+    assert any("L = 320" in note and "300 non-empty nodes" in note and "/data/x" in note for note in sparse.notes)

@@ -14,8 +14,8 @@ PLAN_JSON_KEYS = {
     "accelerator", "address", "assumed_hardware", "checkpoint_interval_steps", "config_hash", "config_name",
     "cpus_per_worker", "dataloader_workers", "device_memory_bytes", "device_name", "estimated_memory_bytes",
     "global_batch_size", "grad_accum_steps", "memory", "micro_batch_size", "notes", "num_devices", "num_nodes",
-    "num_workers", "offload_optimizer", "platform", "precision", "resume_roots", "run_dir", "spec", "strategy",
-    "time_limit_s", "usable_memory_bytes", "zero_stage",
+    "num_workers", "offload_optimizer", "platform", "precision", "resume_roots", "run_dir", "sequence_shape", "spec",
+    "strategy", "time_limit_s", "usable_memory_bytes", "zero_stage",
 }
 
 
@@ -62,6 +62,19 @@ def test_impossible_override_exits_2_with_the_reason(away, capsys):
     code = main(["--config", "tiny", "--platform", "kaggle", "--precision", "bf16", "--dry-run"])
     assert code == 2
     assert "bf16 needs compute capability ≥ 8.0 and the T4" in capsys.readouterr().err
+
+
+def test_the_plan_sizes_memory_from_the_built_dataset_and_says_what_it_assumed_before(away, tiny_dataset,
+                                                                                     tmp_path, capsys):
+    fresh = dry_run_json(capsys, "--config", "tiny", "--set", f"data.cache_dir={tmp_path / 'empty-cache'}")
+    assert fresh["sequence_shape"]["measured"] is False
+    assert any("assumed (the dataset " in n and "is not built yet)" in n and "25% of the 48 leaf slots" in n
+               for n in fresh["notes"]), fresh["notes"]
+    built = dry_run_json(capsys, "--config", "tiny", "--dataset", str(tiny_dataset))
+    counts = json.loads((tiny_dataset / "manifest.json").read_text())["nodes_per_sequence"]["train"]
+    shape = built["sequence_shape"]
+    assert shape["measured"] is True and (shape["longest"], shape["mean"]) == (counts["max"], counts["mean"])
+    assert any(f"the training split of {tiny_dataset}" in n for n in built["notes"]), built["notes"]
 
 
 def test_json_without_dry_run_is_refused(away, capsys):

@@ -11,14 +11,16 @@ from pathlib import Path
 import numpy as np
 
 from graphmer_dist.data.chains import Sequences
+from graphmer_dist.data.node_stats import NodeCounter
 
 ARRAY_NAMES: tuple[str, ...] = ("input_ids", "leaf_relation", "head_length")
 
 
 class ShardWriter:
-    """Buffers one split's sequences and writes a shard each time `shard_size` are collected."""
+    """Buffers one split's sequences and writes a shard each time `shard_size` are collected; counts
+    their non-empty nodes on the way (`nodes`, graphmer_dist/data/node_stats.py)."""
 
-    def __init__(self, dataset_dir: Path, split: str, shard_size: int) -> None:
+    def __init__(self, dataset_dir: Path, split: str, shard_size: int, num_roots: int) -> None:
         self._dataset_dir = dataset_dir
         self._split = split
         self._shard_size = shard_size
@@ -27,6 +29,7 @@ class ShardWriter:
         self.shards: list[dict[str, object]] = []
         self.num_sequences = 0
         self.num_injected = 0
+        self.nodes = NodeCounter(num_roots)
 
     def add(self, sequences: Sequences) -> None:
         if len(sequences.input_ids) == 0:
@@ -36,6 +39,7 @@ class ShardWriter:
         self._buffered += len(sequences.input_ids)
         self.num_sequences += len(sequences.input_ids)
         self.num_injected += sequences.num_injected
+        self.nodes.add(sequences.input_ids)
         while self._buffered >= self._shard_size:
             self._write(self._shard_size)
 

@@ -50,7 +50,7 @@ def write_dataset(folder: Path, kg, config: Config, content_hash: str, corpus_ro
     # Their own indexes: the query splits rotate through the facts independently of the plain splits.
     samplers = [QuerySplitSampler(lp, TripleIndex(options[held_out]), data.max_lp_sequences)
                 for lp, held_out in LP_SPLITS.items() if data.max_lp_sequences > 0]
-    writers = {split: ShardWriter(folder, split, data.shard_size) for split in SPLITS}
+    writers = {split: ShardWriter(folder, split, data.shard_size, model.num_roots) for split in SPLITS}
     files_per_split: Counter[str] = Counter()
     for extraction, ids, offsets in _encoded_files(tokenizer, kg.files):
         relative = os.path.relpath(extraction.source.path, extraction.source.root)
@@ -62,7 +62,7 @@ def write_dataset(folder: Path, kg, config: Config, content_hash: str, corpus_ro
             sampler.add_file(relative, ids, offsets, extraction.mentions, model.num_roots, model.leaves_per_root)
     shards = {split: writer.close() for split, writer in writers.items()}
     for sampler in samplers:
-        writers[sampler.split] = ShardWriter(folder, sampler.split, data.shard_size)
+        writers[sampler.split] = ShardWriter(folder, sampler.split, data.shard_size, model.num_roots)
         shards[sampler.split] = sampler.write(writers[sampler.split])
     manifest = _manifest(kg, config, content_hash, corpus_roots, writers, shards, tokenizer)
     manifest["num_files_by_split"] = {split: files_per_split[split] for split in SPLITS}
@@ -122,6 +122,8 @@ def _manifest(kg, config: Config, content_hash: str, corpus_roots: list[str], wr
         "triples_per_sequence": {split: round(w.num_injected / w.num_sequences, 3) if w.num_sequences else 0.0
                                  for split, w in writers.items()},
         "num_injected": {split: w.num_injected for split, w in writers.items()},
+        # What the unpadded model computes per sequence; the plan sizes memory from it (launch/data_shape.py).
+        "nodes_per_sequence": {split: w.nodes.summary() for split, w in writers.items()},
         # One link-prediction query per injected triple (graphmer_dist/eval/queries.py).
         "num_queries": {split: w.num_injected for split, w in writers.items()},
         "vocab_size": model.vocab_size,
