@@ -22,8 +22,10 @@ def dry_run(capsys, *argv: str) -> dict:
 def test_kaggle_without_config_trains_graphmert_base_at_the_largest_micro_batch_that_fits(
         monkeypatch, tmp_path, capsys, hardware, workers):
     simulate(monkeypatch, tmp_path, "local")
-    plan = dry_run(capsys, "--platform", "kaggle", "--hardware", hardware)
+    # An empty dataset cache: the plan assumes the sequences' shape, as the estimate below does.
+    plan = dry_run(capsys, "--platform", "kaggle", "--hardware", hardware, "--set", f"data.cache_dir={tmp_path / 'c'}")
     assert plan["config_name"] == "graphmert-base" and plan["num_workers"] == workers
+    assert plan["sequence_shape"]["measured"] is False
     micro = plan["micro_batch_size"]
     assert plan["estimated_memory_bytes"] <= plan["usable_memory_bytes"]
     # Filled: the next larger micro-batch's estimate, same layout, would not fit.
