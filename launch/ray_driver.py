@@ -10,8 +10,10 @@ retried group resume from Ray's last registered checkpoint, and a new run falls 
 newest-valid-checkpoint search (`launch/ray_hooks.py`).
 
 Ray Train V2 (the default in 2.60): no `resume_from_checkpoint`, `verbose`, `checkpoint_frequency`
-or `trainer_resources` (they raise). S3 run folders go through pyarrow's S3FileSystem with
-`endpoint_override` when `checkpoint.s3_endpoint` is set (no `s3://` prefix then). On a cluster the
+or `trainer_resources` (they raise). S3 run folders: Ray gets a pyarrow filesystem over our boto3 storage
+(graphmer_dist/storage/arrow.py), not pyarrow's own S3 client, so its checkpoint uploads, its downloads after
+a restart and its bookkeeping retry an endpoint outage exactly like the single-process path (pyarrow's
+client gave up after ~8 s with Ray's retries, failing runs the other path survived). On a cluster the
 workers import this package from the job's working_dir or from the image. infra/ray/submit.sh
 excludes the top-level .venv, runs and data folders anchored with a leading "/": Ray reads excludes
 like .gitignore, and a bare "data" would also drop graphmer_dist/data from the upload.
@@ -97,13 +99,10 @@ def storage(run_dir: str, endpoint: str) -> tuple[str, Any]:
         return os.path.abspath(os.path.expanduser(run_dir)), None
     if not run_dir.startswith("s3://"):
         raise UserError(f"run folder {run_dir}: only local paths and s3:// URIs are supported")
-    if not endpoint:
-        return run_dir, None
-    import pyarrow.fs
-    scheme, _, host = endpoint.partition("://") if "://" in endpoint else ("https", "", endpoint)
-    filesystem = pyarrow.fs.S3FileSystem(endpoint_override=host, scheme=scheme,
-                                         region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    return run_dir[len("s3://"):], filesystem
+    from graphmer_dist.storage.arrow import s3_filesystem
+    from graphmer_dist.storage.s3 import parse_s3_uri
+    bucket, _ = parse_s3_uri(run_dir)
+    return run_dir[len("s3://"):], s3_filesystem(bucket, endpoint or None)
 
 
 def build_trainer(job: dict, use_gpu: bool, loop: Callable[[dict], None] | None = None):

@@ -1,8 +1,12 @@
 """The loop's hooks under Ray Train: resume from Ray's checkpoint, publish through `ray.train.report`.
 
 Every rank writes its part of a checkpoint into its own temporary folder named `step-NNNNNNN` and
-reports it with `checkpoint_dir_name="step-NNNNNNN"`; Ray uploads and merges the ranks' folders into
-`<storage_path>/<name>/step-NNNNNNN/`, which the driver points at `<run_dir>/checkpoints/`.
+reports it with `checkpoint_dir_name="step-NNNNNNN"`; its part lands in `<run_dir>/checkpoints/step-NNNNNNN/`
+(the driver points Ray's storage there), where Ray registers the checkpoint. The bytes go through our own
+storage, not Ray's pyarrow copy: `checkpoint_upload_fn` hands each rank's folder to
+`CheckpointManager.publish_part` (S3: boto3 with our retry policy, so an endpoint outage is ridden out as
+on the single-process path; rank 0's manifest last, once every rank's files are there), and a checkpoint
+Ray hands back after a restart is read and verified by the same manager.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from pathlib import Path
 
 import ray.train
 
-from graphmer_dist.checkpoint import verify_folder
+from graphmer_dist.checkpoint.manifest import STEP_DIR
+from graphmer_dist.errors import CheckpointError
 from graphmer_dist.train.loop import local_hooks
 from launch.ray_console import RelayClient
 
@@ -29,27 +34,21 @@ class RayHooks:
         self.console = RelayClient(job["console"]) if job.get("console") is not None else None
         # A fresh Ray run may continue a run folder's older checkpoints (or a --resume path).
         self.fallback = local_hooks(job)
-        self._downloads: list[tempfile.TemporaryDirectory] = []
 
     def resume_checkpoint(self) -> str | None:
         checkpoint = ray.train.get_checkpoint()
         if checkpoint is None:  # first attempt of this Ray run: the run folder decides
             return self.fallback.resume_checkpoint()
-        import pyarrow.fs
-        if isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem):
-            folder = checkpoint.path
-        else:
-            download = tempfile.TemporaryDirectory(prefix="graphmer-resume-")
-            self._downloads.append(download)
-            folder = checkpoint.to_directory(os.path.join(download.name, os.path.basename(checkpoint.path)))
-        # Ray hands back the last reported checkpoint after a worker-group restart; a node lost mid-upload
-        # can leave it torn. Verify it like any other; when it fails, the run folder's newest valid one.
-        problem = verify_folder(Path(folder))
-        if problem:
+        # Ray hands back the last checkpoint it registered after a worker-group restart: one of the run
+        # folder's, which a node lost mid-upload can leave torn. Verify it like any other (S3: downloaded
+        # through our storage); when it fails, the run folder's newest valid one.
+        step = int(STEP_DIR.match(os.path.basename(checkpoint.path)).group(1))
+        try:
+            return str(self.fallback.manager.load(step))
+        except CheckpointError as exc:
             log.warning("Ray's checkpoint %s is not intact (%s); resuming from the run folder's newest valid "
-                        "checkpoint instead", checkpoint.path, problem)
+                        "checkpoint instead", checkpoint.path, exc)
             return self.fallback.resume_checkpoint()
-        return folder
 
     def stop_requested(self) -> bool:
         return self.stop_flag is not None and ray.get(self.stop_flag.get.remote()) is not None
@@ -66,7 +65,15 @@ class RayHooks:
             ray.train.report(clean)
             return
         ray.train.report(clean, checkpoint=ray.train.Checkpoint.from_directory(checkpoint_dir),
-                         checkpoint_dir_name=os.path.basename(checkpoint_dir))
+                         checkpoint_dir_name=os.path.basename(checkpoint_dir), checkpoint_upload_fn=self._publish)
+
+    def _publish(self, checkpoint: ray.train.Checkpoint, name: str) -> ray.train.Checkpoint:
+        """Ray's upload step, done by our checkpoint manager; returns where Ray registers it (its storage
+        context, a DeveloperAPI, says how Ray names that folder)."""
+        self.fallback.manager.publish_part(Path(checkpoint.path))
+        where = ray.train.get_context().get_storage()
+        return ray.train.Checkpoint(path=where.build_checkpoint_path_from_name(name),
+                                    filesystem=where.storage_filesystem)
 
 
 def ray_train_loop(job: dict) -> None:

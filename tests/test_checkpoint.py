@@ -208,3 +208,44 @@ def test_publish_hands_a_staged_folder_over_without_hashing_or_copying_again(tmp
     assert (published / "model.pt").stat().st_ino == inode  # renamed, not copied
     assert (published / "manifest.json").read_bytes() == staged_manifest  # written once, by the writer
     assert (published / "model.pt").read_bytes() == b"w" * 4096
+
+
+def _staged_parts(root: Path, step: int) -> tuple[Path, Path]:
+    """Rank 0's and rank 1's staged parts of one checkpoint, as Ray's workers leave them: rank 0's holds the
+    manifest listing both ranks' files."""
+    from graphmer_dist.checkpoint.layout import write_manifest
+    rank0, rank1 = root / "rank0" / step_dirname(step), root / "rank1" / step_dirname(step)
+    files = {rank0: {"model.pt": b"w" * 4096}, rank1: {"rng.rank001.pt": b"r" * 64}}
+    entries = {}
+    for folder, contents in files.items():
+        folder.mkdir(parents=True)
+        for name, data in contents.items():
+            (folder / name).write_bytes(data)
+            entries[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    write_manifest(rank0, step, META, entries)
+    return rank0, rank1
+
+
+def test_parts_published_separately_get_their_manifest_only_once_every_part_is_there(run_storage, tmp_path):
+    """Ray's workers publish their own parts (launch/ray_hooks.py); rank 0, done first, must hold its manifest
+    back until rank 1's file is in storage: a manifest still means a whole checkpoint."""
+    rank0, rank1 = _staged_parts(tmp_path / "staging", 4)
+    manager = CheckpointManager(run_storage, keep=2, cache_dir=tmp_path / "cache")
+    publishing = threading.Thread(target=manager.publish_part, args=(rank0,), kwargs={"poll_s": 0.05})
+    publishing.start()
+    threading.Event().wait(0.5)
+    assert publishing.is_alive() and not run_storage.exists(f"checkpoints/{step_dirname(4)}/{MANIFEST}")
+    assert manager.latest_valid() is None
+    manager.publish_part(rank1)
+    publishing.join(timeout=30)
+    assert not publishing.is_alive()
+    assert [ref.step for ref in manager.list_valid()] == [4]
+
+
+def test_a_part_that_never_comes_leaves_no_manifest_and_says_how_to_continue(tmp_path):
+    rank0, _ = _staged_parts(tmp_path / "staging", 4)
+    storage = open_storage(str(tmp_path / "run"))
+    with pytest.raises(CheckpointError, match=r"step-0000004 was not published.*rng\.rank001\.pt is missing.*"
+                                              r"--resume auto"):
+        CheckpointManager(storage, keep=2).publish_part(rank0, wait_s=0.3, poll_s=0.05)
+    assert not storage.exists(f"checkpoints/{step_dirname(4)}/{MANIFEST}")

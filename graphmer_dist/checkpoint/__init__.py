@@ -2,7 +2,8 @@
 
     layout.py     what a checkpoint folder holds; every rank writes its part into a local staging folder,
                   rank 0 the manifest (hashed once, from all ranks' checksums)
-    manager.py    publishes a staged folder (rename locally, manifest-last on S3), finds, verifies, prunes
+    manager.py    publishes a staged folder (rename locally, manifest-last on S3) or one rank's part of it
+                  (under Ray), finds, verifies, prunes
     resume.py     which checkpoint a run resumes from or eval loads ('auto' | 'never' | a path)
     safe_load.py  reads `.pt` files with weights_only (nothing pickled runs) and JSON files
     rng.py        RNG states as tensors

@@ -3,8 +3,9 @@
 Publishing is all-or-nothing. Local: the files and then the manifest are written into
 `checkpoints/.tmp-step-NNNNNNN-<id>/`, which is renamed to `step-NNNNNNN/` (one `os.rename`). S3 has no
 rename: the files are uploaded, then `manifest.json` LAST — a step folder without a manifest is an
-interrupted save and is ignored. Only rank 0 saves (other ranks pass their files to it, or the
-driver's framework merges them); a save is synchronous.
+interrupted save and is ignored. Only rank 0 saves (other ranks pass their files to it), or, under Ray,
+each rank publishes its own part (`publish_part`) and rank 0's manifest waits for every other part;
+a save is synchronous.
 
 Validity: `latest_valid()` and `load()` verify every file's size and sha256 against the manifest, and
 skip an invalid checkpoint with a warning naming it. Retention (`keep` ≥ 2) deletes checkpoints older
@@ -20,6 +21,7 @@ import json
 import logging
 import shutil
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +68,36 @@ class CheckpointManager:
         manifest = json.loads((folder / mf.MANIFEST).read_text())
         files = {name: folder / name for name in manifest["files"]}
         return self._publish(int(manifest["step"]), files, manifest, move=True)
+
+    def publish_part(self, folder: Path, wait_s: float = 900.0, poll_s: float = 0.2) -> CheckpointRef:
+        """Publish one rank's staged part of a checkpoint whose ranks publish separately (under Ray each
+        worker uploads its own folder, possibly from another node), into `checkpoints/<folder name>/`.
+
+        The part holding manifest.json (rank 0's) writes it last, and only once every file it lists is in
+        storage with its size: a manifest still means a whole checkpoint, as on the single-process path.
+        The others' uploads each ride out an outage per the retry policy, so rank 0 waits up to `wait_s`
+        (a rank that dies ends the whole worker group first). No retention here: Ray keeps its own."""
+        final = join(self.prefix, folder.name)
+        names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+        manifest = json.loads((folder / mf.MANIFEST).read_text()) if mf.MANIFEST in names else None
+        if manifest is not None and self.storage.exists(join(final, mf.MANIFEST)):
+            self.storage.delete_prefix(join(final, mf.MANIFEST))  # an older save of this step: no longer whole
+        for name in names:
+            if name != mf.MANIFEST:
+                self.storage.write_file(join(final, name), folder / name)
+        if manifest is None:
+            return CheckpointRef(self.storage, final, int(mf.STEP_DIR.match(folder.name).group(1)))
+        deadline = time.monotonic() + wait_s
+        while (missing := mf.shallow_problem(manifest, _sizes_in(CheckpointRef(self.storage, final, 0),
+                                                                  self.storage.list(final)))):
+            if time.monotonic() > deadline:
+                raise CheckpointError(f"checkpoint {self.storage.uri(final)} was not published: after {wait_s:.0f} s "
+                                      f"the other workers' files are still not all there ({missing}). Rerun with "
+                                      "--resume auto: the run continues from its newest whole checkpoint.")
+            time.sleep(poll_s)
+        self.storage.write_file(join(final, mf.MANIFEST), folder / mf.MANIFEST)
+        self._verified.pop(self.storage.uri(final), None)
+        return CheckpointRef(self.storage, final, int(manifest["step"]))
 
     def _publish(self, step: int, files: dict[str, bytes | Path], manifest: dict, move: bool) -> CheckpointRef:
         final = join(self.prefix, mf.step_dirname(step))

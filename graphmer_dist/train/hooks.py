@@ -3,7 +3,8 @@
 A checkpoint is written by every rank into `staging_dir(step, rank)` (rank 0 adds the manifest last)
 and handed to `report(metrics, dir)`, which publishes it: `LocalHooks` through the checkpoint
 package's `CheckpointManager.publish` (rename locally, manifest-last on S3, retention); Ray's hooks through
-`ray.train.report`, which merges the ranks' folders into the same `checkpoints/step-NNNNNNN/` layout.
+`ray.train.report`, each rank's folder published by `CheckpointManager.publish_part` into the same
+`checkpoints/step-NNNNNNN/` layout.
 `report` is also called by every rank at the end of the run, without a checkpoint.
 """
 
