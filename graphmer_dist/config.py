@@ -65,6 +65,9 @@ class ModelConfig:
     """'post' = LN after each residual add (paper, BERT); 'pre' = LN on each branch's input, a final LN."""
     copy_head: bool = False
     """Masked tokens may also be predicted by pointing at a code token of the sequence (model/copy_head.py)."""
+    length_head: bool = False
+    """Predict each tail's token count from its relation and head name (model/length_head.py), so link
+    prediction scores a tail as P(L)·P(tokens | L) rather than P(tokens | L) alone."""
     embedding_norm: bool = False
     """LN over the input embeddings (after H-GAT), as BERT has; the paper has none."""
     attention: str = choice("flex", "flex", "eager")

@@ -55,7 +55,7 @@ def param_count(model: ModelConfig) -> int:
 
 
 def _option_params(model: ModelConfig) -> int:
-    """Parameters of the recipe options beyond the paper (model/encoder.py, model/copy_head.py)."""
+    """Parameters of the recipe options beyond the paper (model/encoder.py, copy_head.py, length_head.py)."""
     d = model.hidden_size
     count = 0
     if model.position == "learned":
@@ -68,6 +68,9 @@ def _option_params(model: ModelConfig) -> int:
         count += 2 * d                                                  # the LN before the final transform
     if model.copy_head:
         count += 2 * (d * d + d) + d + 1                                # query, key, gate
+    if model.length_head:
+        K = model.leaves_per_root
+        count += model.num_relations * d + (2 * d * d + d) + (d * K + K)  # relation table, 2-layer MLP
     return count
 
 

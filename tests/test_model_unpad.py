@@ -170,7 +170,7 @@ def test_query_key_position_sees_the_same_coordinates_in_both_layouts():
 
 
 RECIPE_OPTIONS = {"position": "learned", "relation_embedding": True, "norm": "pre", "embedding_norm": True,
-                  "copy_head": True}
+                  "copy_head": True, "length_head": True}
 
 
 @pytest.mark.parametrize("option", sorted(RECIPE_OPTIONS))

@@ -4,9 +4,14 @@
 scores any in-memory model, so the training loop, the recipe experiments and `graphmer-launch eval`
 share it. Result keys (docs/interfaces.md, "Evaluation"):
 - `tail_*`: the true tail's filtered rank among every candidate tail string of the relation, by the
-  summed log-probability of its tokens; `tail_raw_*`: the same unfiltered.
+  model's log-probability of the tail; `tail_raw_*`: the same unfiltered. A candidate of L tokens is
+  scored by the summed log-probabilities of its tokens under the input with L [MASK]ed leaf slots,
+  which is log P(tokens | L). With a length head (model.length_head) the score is the tail's
+  probability among the relation's candidates, log P(L) + log P(tokens | L, a candidate of length L):
+  each length's token scores are normalised over that length's candidates and P(L) comes from the
+  head (model/length_head.py says why the plain sum is not a probability across lengths).
 - `*` / `filtered_*` (no prefix): the older proxy, the rank of the tail's first token over the
-  vocabulary at the first leaf slot (one [MASK]), raw and filtered.
+  vocabulary at the first leaf slot of the true tail's input (L [MASK]s), raw and filtered.
 - `baseline`: the same keys for counting: candidates ranked by how often they are the relation's
   tail among train facts, first tokens by how often they start one.
 """
@@ -81,8 +86,9 @@ class LinkPredictionTask:
         return out
 
     def passes(self) -> list[Pass]:
-        """Every forward-pass sequence the task runs. Length 1 always: it also gives the first-token ranks."""
-        return plan_passes(self.queries, [{1, *a.candidates.by_length} for a in self.answers])
+        """Every forward-pass sequence the task runs: one per (sequence, candidate length). The true
+        tail's length is among them (the true tail is a candidate): it gives the first-token ranks."""
+        return plan_passes(self.queries, [set(a.candidates.by_length) for a in self.answers])
 
     @torch.inference_mode()
     def ranks(self, model: torch.nn.Module, device: torch.device | str = "cpu",
@@ -91,25 +97,32 @@ class LinkPredictionTask:
         device, autocast = torch.device(device), autocast or contextlib.nullcontext()
         scores = [np.full(len(a.candidates.tails), np.nan) for a in self.answers]
         token_logp: list[np.ndarray | None] = [None] * len(self.queries)
+        length_logp: list[np.ndarray | None] = [None] * len(self.queries)
         for chunk, inputs in pass_batches(self.passes(), self.queries, self.dataset, self.split, self.model_config,
                                           batch_size):
             batch, position = mask_positions(chunk, self.queries, self.model_config)
+            inputs = {k: v.to(device) for k, v in inputs.items()}
             with autocast:
-                logits = masked_logits(model, {k: v.to(device) for k, v in inputs.items()},
-                                       batch.to(device), position.to(device))
+                logits = masked_logits(model, inputs, batch.to(device), position.to(device))
+                lengths = _length_logp(model, inputs, chunk, self.queries)
             logp = torch.log_softmax(logits.float(), dim=-1).cpu()           # (P, V)
-            cursor = 0
+            cursor, query_row = 0, 0
             for p in chunk:
                 for q in p.queries:
                     rows = logp[cursor: cursor + p.length]                   # (L, V)
                     cursor += p.length
-                    if p.length == 1:
+                    if p.length == len(self.queries[q].tail):
                         token_logp[q] = rows[0].numpy().copy()
+                    if lengths is not None:
+                        length_logp[q] = lengths[query_row]
+                    query_row += 1
                     block = self.answers[q].candidates.by_length.get(p.length)
                     if block is not None:
                         offset, ids = block
                         picked = rows[torch.arange(p.length), torch.from_numpy(ids)]  # (C_L, L)
                         scores[q][offset: offset + len(ids)] = picked.sum(dim=1).numpy()
+        if any(lp is not None for lp in length_logp):
+            scores = [_with_length_prior(s, a.candidates, lp) for s, a, lp in zip(scores, self.answers, length_logp)]
         return self._ranks(scores, token_logp)
 
     def _baseline_ranks(self, facts: FactIndex) -> dict[str, np.ndarray]:
@@ -127,6 +140,28 @@ class LinkPredictionTask:
             out[""][i] = rank(token, query.tail[0])
             out["filtered_"][i] = rank(token, query.tail[0], answer.other_tokens)
         return out
+
+
+def _length_logp(model: torch.nn.Module, inputs: dict[str, torch.Tensor], chunk: list[Pass],
+                 queries: list[Query]) -> np.ndarray | None:
+    """log P(L = 1..K) (Q, K) of every query of the chunk, in pass/query order; None without a length head."""
+    if getattr(model, "length_head", None) is None:
+        return None
+    batch = torch.tensor([b for b, p in enumerate(chunk) for _ in p.queries], device=inputs["input_ids"].device)
+    root = torch.tensor([queries[q].root for p in chunk for q in p.queries], device=batch.device)
+    return model.tail_length_logp(inputs["input_ids"], inputs["leaf_relation"], inputs["head_length"],
+                                  batch, root).float().cpu().numpy()
+
+
+def _with_length_prior(scores: np.ndarray, candidates: Candidates, length_logp: np.ndarray) -> np.ndarray:
+    """log P(L) + log P(tokens | L, a candidate of length L): each length block's summed token
+    log-probabilities normalised over the block (log-softmax), plus the length head's log P(L)."""
+    out = scores.copy()
+    for length, (offset, ids) in candidates.by_length.items():
+        block = out[offset: offset + len(ids)]
+        block -= np.logaddexp.reduce(block)
+        block += length_logp[length - 1]
+    return out
 
 
 def _answer(facts: FactIndex, query: Query) -> _Answer | None:

@@ -11,6 +11,7 @@ from graphmer_dist.model.copy_head import CopyHead
 from graphmer_dist.model.encoder import GraphMER
 from graphmer_dist.model.heads import MaskedTokenHead, SpanBoundaryHead
 from graphmer_dist.model.init import init_graphmert
+from graphmer_dist.model.length_head import LengthHead
 from graphmer_dist.model.layout import NodeLayout
 
 IGNORE = -100
@@ -24,6 +25,7 @@ class GraphMERForPretraining(nn.Module):
         self.mlm_head = MaskedTokenHead(model, self.encoder.token_embedding)
         self.sbo_head = SpanBoundaryHead(model)
         self.copy_head = CopyHead(model) if model.copy_head else None
+        self.length_head = LengthHead(model) if model.length_head else None
         init_graphmert(self)
 
     def mlm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -41,6 +43,14 @@ class GraphMERForPretraining(nn.Module):
             return logits
         return self.copy_head(logits, own, hidden, layout, layout.take(input_ids), batch, layout.index(batch, position))
 
+    def tail_length_logp(self, input_ids: torch.Tensor, leaf_relation: torch.Tensor, head_length: torch.Tensor,
+                         batch: torch.Tensor, root: torch.Tensor) -> torch.Tensor | None:
+        """log P(tail length = 1..K) (T, K) of the triples at (batch, root), or None without a length head
+        (model/length_head.py). Link prediction adds it to a candidate's token log-probabilities."""
+        if self.length_head is None:
+            return None
+        return self.length_head(self.encoder.token_embedding, input_ids, leaf_relation, head_length, batch, root)
+
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor,
                 leaf_relation: torch.Tensor, head_length: torch.Tensor, sbo_index: torch.Tensor,
                 sbo_labels: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -54,8 +64,13 @@ class GraphMERForPretraining(nn.Module):
         sbo_logits = self.sbo_head(hidden, _sbo_in_layout(sbo_index, layout)).float()
         sbo_loss = _mean(F.cross_entropy(sbo_logits, sbo_labels, reduction="none"))
         mlm_loss = _mean(token_loss)
-        out = {"mlm_loss": mlm_loss, "sbo_loss": sbo_loss,
-               "loss": self._objective(token_loss, is_root, mlm_loss) + self.train_config.sbo_weight * sbo_loss}
+        loss = self._objective(token_loss, is_root, mlm_loss) + self.train_config.sbo_weight * sbo_loss
+        out = {"mlm_loss": mlm_loss, "sbo_loss": sbo_loss}
+        if self.length_head is not None:
+            out["length_loss"] = self.length_head.loss(self.encoder.token_embedding, input_ids, leaf_relation,
+                                                       head_length)
+            loss = loss + out["length_loss"]
+        out["loss"] = loss
         out.update(_accuracy_counts(logits, targets, is_root))
         return out
 
