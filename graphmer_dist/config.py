@@ -65,6 +65,9 @@ class ModelConfig:
     """'post' = LN after each residual add (paper, BERT); 'pre' = LN on each branch's input, a final LN."""
     copy_head: bool = False
     """Masked tokens may also be predicted by pointing at a code token of the sequence (model/copy_head.py)."""
+    copy_span: bool = False
+    """With copy_head: the leaves of one tail share one pointer to where the tail starts in the code, and
+    slot j copies the token j roots after it (model/copy_head.py)."""
     length_head: bool = False
     """Predict each tail's token count from its relation and head name (model/length_head.py), so link
     prediction scores a tail as P(L)·P(tokens | L) rather than P(tokens | L) alone."""
@@ -89,6 +92,8 @@ class ModelConfig:
         _check(0 <= self.dropout < 1 and 0 <= self.hgat_dropout < 1, "model.dropout",
                "dropout probabilities must be in [0, 1)")
         _check(0 < self.decay_lambda < 1, "model.decay_lambda", "must be in (0, 1)")
+        _check(self.copy_head or not self.copy_span, "model.copy_span",
+               "span copy changes how the copy head points, so it needs model.copy_head=true; set both or neither")
         _check(1 <= self.max_span_length <= self.num_roots - 2, "model.max_span_length",
                "must be between 1 and num_roots - 2")
 

@@ -4,6 +4,7 @@ non-special code tokens, never at the node being predicted or at a leaf."""
 import dataclasses
 
 import numpy as np
+import pytest
 import torch
 
 from graphmer_dist.config import ModelConfig, TrainConfig
@@ -75,3 +76,26 @@ def test_a_sequence_with_nothing_to_copy_falls_back_to_the_vocabulary():
         vocab = torch.log_softmax(scores_at(plain, ids, relation, [R + CONFIG.leaves_per_root]), dim=-1)
     assert torch.allclose(mixed, vocab, atol=1e-5)
     assert np.isfinite(mixed.numpy()).all()
+
+
+def test_span_copy_lets_a_whole_tail_be_copied_from_consecutive_roots():
+    """With span copy and the gate shut, a 2-token tail's slots copy the pair (k, k+1) for the start k
+    its first slot points at: slot 1 of root 1's block gets 11 wherever slot 0 gets 10 (roots 1, 2) and
+    nothing that follows no real token; without it, each slot points alone."""
+    torch.manual_seed(0)
+    config = dataclasses.replace(CONFIG, copy_span=True)
+    model = GraphMERForPretraining(config, TrainConfig()).eval()
+    with torch.no_grad():
+        model.copy_head.gate.bias.fill_(-60.0)
+    ids, relation = sequence()                       # roots [CLS] 10 11 [MASK] 12 10 [SEP] [PAD]
+    R, K = CONFIG.num_roots, CONFIG.leaves_per_root
+    with torch.no_grad():
+        first, second = scores_at(model, ids, relation, [R + K, R + K + 1]).exp()
+    # Starts with a real token after them: root 1 (10 → 11) and root 4 (12 → 10); root 2's successor is
+    # [MASK] and root 5's is [SEP], so they cannot start a 2-token span.
+    assert set(torch.nonzero(second > 1e-6).flatten().tolist()) == {11, 10}
+    a_root1, a_root4 = second[11], second[10]
+    assert first[10] > 0 and first[11] > 0           # slot 0 points on its own support (roots 1, 2, 4, 5)
+    assert torch.allclose(a_root1 + a_root4, torch.tensor(1.0), atol=1e-5)
+    with pytest.raises(Exception, match="model.copy_span"):
+        dataclasses.replace(CONFIG, copy_head=False, copy_span=True)

@@ -169,21 +169,22 @@ def test_query_key_position_sees_the_same_coordinates_in_both_layouts():
         assert (unpadded.encoder(*inputs) - unhooked.encoder(*inputs)).abs().max() > 1e-3   # ≫ the 1e-5 equivalence
 
 
-RECIPE_OPTIONS = {"position": "learned", "relation_embedding": True, "norm": "pre", "embedding_norm": True,
-                  "copy_head": True, "length_head": True}
+RECIPE_OPTIONS = {"position": {"position": "learned"}, "relation_embedding": {"relation_embedding": True},
+                  "norm": {"norm": "pre"}, "embedding_norm": {"embedding_norm": True}, "copy_head": {"copy_head": True},
+                  "copy_span": {"copy_head": True, "copy_span": True}, "length_head": {"length_head": True}}
 
 
 @pytest.mark.parametrize("option", sorted(RECIPE_OPTIONS))
 def test_recipe_options_keep_unpadded_equal_to_padded_and_change_the_model(option):
     """Every option beyond the paper (docs/recipe.md) reads only node coordinates, relations and input
     ids, so the compact layout computes exactly what the flat one does — and the option does act."""
-    config = dataclasses.replace(CONFIG, **{option: RECIPE_OPTIONS[option]})
+    config = dataclasses.replace(CONFIG, **RECIPE_OPTIONS[option])
     padded, unpadded = model_pair(config)
     batch = mixed_batch(config)
     # The batch's random labels almost never occur among its roots, so the copy head's q/k gradients are
     # sums of cancelling terms ~1e-9, where fp32 rounding of the two layouts differs by ~1%: those are
     # held to 1e-6 of the model's largest gradient instead of their own.
-    floor = 1e-6 if option == "copy_head" else 0.0
+    floor = 1e-6 if option.startswith("copy_") else 0.0
     assert_equivalent(padded, unpadded, batch, "fp32", grad_floor=floor)
     paper_names = {name for name, _ in model_pair()[1].named_parameters()}
     added = {name: p for name, p in unpadded.named_parameters() if name not in paper_names}

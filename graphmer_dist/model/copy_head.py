@@ -13,6 +13,13 @@ Sources are roots only (a link-prediction query shows no leaf but its masked one
 itself (a masked root left unchanged by the 80/10/10 rule would copy its own answer) and never a
 special token ([MASK], [PAD], [CLS], [SEP]). The head returns log p, so cross-entropy on it is the
 mixture's negative log-likelihood and every caller that ranks by logits ranks by log p.
+
+Span copy (`model.copy_span`): a tail of several tokens is usually written as several consecutive
+roots (`process_request` = ` process` `_request`), and pointing each slot on its own means each slot
+must find the same place by itself. With span copy the leaves of one block share one pointer, the
+*start* of the span, computed from the block's first slot; slot j copies the root j places after the
+start: p_copy,j(v) = Σ_k a_k · [id(root k+j) = v]. Roots are the first nodes of either layout (flat
+or compact), in order, so "j places after" is j places along L.
 """
 
 from __future__ import annotations
@@ -36,18 +43,23 @@ class CopyHead(nn.Module):
         self.key = nn.Linear(d, d)
         self.gate = nn.Linear(d, 1)
         self.scale = 1.0 / math.sqrt(d)
+        self.span = model.copy_span
+        self.num_roots, self.leaves_per_root = model.num_roots, model.leaves_per_root
 
     def forward(self, vocab_logits: torch.Tensor, own: torch.Tensor, hidden: torch.Tensor, layout: NodeLayout,
                 node_ids: torch.Tensor, batch: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """vocab_logits (M, V) and states own (M, d) of the masked nodes at (batch, index in L); hidden
         (B, L, d) and node_ids (B, L) (the input ids in the layout) → log p (M, V), float32."""
-        q = self.query(own)
-        keys = self.key(hidden)                                                              # (B, L, d)
-        scores = torch.einsum("md,mld->ml", q, keys[batch]).float() * self.scale             # (M, L)
-        source_ids = node_ids[batch]                                                         # (M, L)
         nodes = torch.arange(layout.length, device=hidden.device)
-        usable = (layout.valid[batch] & (layout.slot.expand_as(layout.valid)[batch] < 0)
-                  & (source_ids >= len(SPECIAL_TOKENS)) & (nodes[None, :] != index[:, None]))
+        is_root = layout.valid & (layout.slot.expand_as(layout.valid) < 0)                  # (B, L)
+        shift, pointer = self._pointer(own, hidden, layout, batch, index)                    # (M,), (M, d)
+        keys = self.key(hidden)                                                              # (B, L, d)
+        scores = torch.einsum("md,mld->ml", self.query(pointer), keys[batch]).float() * self.scale  # (M, L)
+        source = (nodes[None, :] + shift[:, None]).clamp(max=layout.length - 1)             # (M, L): k + j
+        source_ids = node_ids[batch[:, None], source]                                        # (M, L)
+        usable = (is_root[batch] & is_root[batch[:, None], source] & (nodes[None, :] + shift[:, None] < layout.length)
+                  & (node_ids[batch] >= len(SPECIAL_TOKENS)) & (source_ids >= len(SPECIAL_TOKENS))
+                  & (nodes[None, :] != index[:, None]))
         scores = scores.masked_fill(~usable, float("-inf"))
         has_source = usable.any(dim=1, keepdim=True)
         attention = torch.softmax(torch.where(has_source, scores, 0.0), dim=-1) * has_source
@@ -57,3 +69,17 @@ class CopyHead(nn.Module):
         log_not_g = torch.where(has_source, F.logsigmoid(-gate), float("-inf"))
         vocab = torch.log_softmax(vocab_logits.float(), dim=-1) + log_g
         return torch.logaddexp(vocab, log_not_g + torch.log(copy.clamp(min=1e-30)))
+
+    def _pointer(self, own: torch.Tensor, hidden: torch.Tensor, layout: NodeLayout, batch: torch.Tensor,
+                 index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per masked node: how many roots past the pointed-at one it copies from, and the state that
+        points. Without span copy: 0 and its own state. With it, a leaf in slot j: j, and its block's
+        first slot's state (every slot of a block points at one span start)."""
+        if not self.span:
+            return torch.zeros_like(index), own
+        slot = layout.slot.expand_as(layout.valid)[batch, index.clamp(max=layout.length - 1)]   # (M,)
+        root = layout.root.expand_as(layout.valid)[batch, index.clamp(max=layout.length - 1)]
+        is_leaf = slot >= 0
+        first = layout.index(batch, self.num_roots + self.leaves_per_root * root)               # slot 0 of the block
+        first = torch.where(is_leaf, first, index).clamp(max=layout.length - 1)
+        return torch.where(is_leaf, slot, 0), hidden[batch, first].to(own.dtype)
