@@ -32,6 +32,10 @@ EXECUTION_ONLY_MODEL_KEYS = ("unpad",)
 """Model keys that change how the model runs, not its weights or results: left out of model_hash, so
 a checkpoint resumes and evaluates with either setting."""
 
+LATER_MODEL_OPTIONS = ("copy_span", "length_head")
+"""Model keys added after checkpoints existed: at their default (off) they are left out of model_hash,
+so a checkpoint written before the key existed still resumes with it off. Append new options here."""
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ModelConfig:
@@ -308,7 +312,9 @@ class Config:
 
     def model_hash(self) -> str:
         """Hash of the model section only: a checkpoint loads into any run with the same architecture."""
-        architecture = {k: v for k, v in dataclasses.asdict(self.model).items() if k not in EXECUTION_ONLY_MODEL_KEYS}
+        defaults = ModelConfig()
+        architecture = {k: v for k, v in dataclasses.asdict(self.model).items() if k not in EXECUTION_ONLY_MODEL_KEYS
+                        and not (k in LATER_MODEL_OPTIONS and v == getattr(defaults, k))}
         return hashlib.sha256(json.dumps(architecture, sort_keys=True).encode()).hexdigest()[:16]
 
     def replace(self, **sections: Any) -> "Config":

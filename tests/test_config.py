@@ -111,3 +111,14 @@ def test_cli_prints_config_error_without_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "not valid YAML" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_model_option_added_later_keeps_older_checkpoints_resumable_while_off():
+    """A config.json written before `length_head` existed reads back with it off and the same model_hash;
+    switching it on is another architecture."""
+    cfg = load_config("tiny")
+    older = json.loads(cfg.to_json())
+    for key in ("length_head", "copy_span"):
+        del older["model"][key]
+    assert config_from_dict(older).model_hash() == cfg.model_hash()
+    assert load_config("tiny", ["model.length_head=true"]).model_hash() != cfg.model_hash()
