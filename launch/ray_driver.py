@@ -48,6 +48,9 @@ def connect(address: str | None, num_cpus: int | None = None) -> None:
             # to start on a busy machine) has nothing to watch.
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
+            from launch.ray_lean import private_cluster_env  # workers at niceness 0: they are the job
+            for key, value in private_cluster_env().items():
+                os.environ.setdefault(key, value)
             _init_or_explain(None, lambda: ray.init(num_cpus=num_cpus, include_dashboard=False, **QUIET_INIT))
     print(f"Ray's logs (workers, controller): {ray_logs_dir() or 'the Ray session folder'}", flush=True)
 
@@ -105,12 +108,15 @@ def storage(run_dir: str, endpoint: str) -> tuple[str, Any]:
     return run_dir[len("s3://"):], s3_filesystem(bucket, endpoint or None)
 
 
-def build_trainer(job: dict, use_gpu: bool, loop: Callable[[dict], None] | None = None):
-    """`loop` defaults to `ray_train_loop`; tests pass one that injects faults around it."""
+def build_trainer(job: dict, use_gpu: bool, loop: Callable[[dict], None] | None = None,
+                  private_cluster: bool = True):
+    """`loop` defaults to `ray_train_loop`; tests pass one that injects faults around it. On a private
+    local cluster Ray Train starts fewer actors (launch/ray_lean.py)."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
 
     from launch.ray_hooks import ray_train_loop
+    from launch.ray_lean import trainer_class
+    TorchTrainer = trainer_class(private_cluster)
     parallel, checkpoint = job["config"]["parallel"], job["config"]["checkpoint"]
     storage_path, filesystem = storage(job["run_dir"], checkpoint["s3_endpoint"])
     return TorchTrainer(
@@ -139,7 +145,7 @@ def run_with_ray(job: dict, use_gpu: bool, address: str | None,
     previous = forward_signals(link)
     try:
         with ConsolePump(link):
-            result = build_trainer(job, use_gpu, loop).fit()
+            result = build_trainer(job, use_gpu, loop, private_cluster=address is None).fit()
     except TrainingFailedError as exc:
         user_error = find_user_error(exc)
         if user_error is not None:

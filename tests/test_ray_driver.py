@@ -77,13 +77,25 @@ def test_ddp_worker_killed_mid_run_restarts_from_checkpoint_and_matches_uninterr
     plan = plan_for(tiny_dataset, tmp_path / "killed")
     job = {"config": plan.config.to_dict(), "dataset_dir": str(tiny_dataset), "run_dir": plan.run_dir,
            "resume": "auto", "resume_roots": []}
+    before = set(ray_actors())
     code, metrics = run_with_ray(job, use_gpu=False, address=None, loop=loop_that_dies_once)
     assert os.path.exists(marker), "the fault was never injected"
     assert code == 0 and metrics["step"] == 6
+    # On a private cluster Ray Train starts no DatasetManager, PlacementGroupCleaner or autoscaling
+    # coordinator (launch/ray_lean.py), through a worker-group restart too.
+    started = {name for actor_id, name in ray_actors().items() if actor_id not in before}
+    assert started == {"DriverLink", "TrainController", "SynchronizationActor", "RayTrainWorker"}, started
     restarted = checkpoint_weights(tmp_path / "killed", 6)
     expected = checkpoint_weights(clean, 6)
     assert restarted.keys() == expected.keys()
     assert all(torch.equal(restarted[k], expected[k]) for k in expected), "resumed DDP run is not bit-identical"
+
+
+def ray_actors() -> dict[str, str]:
+    """Every actor the session's Ray has had (dead ones too): id → class name, from the GCS (the State
+    API would need Ray's dashboard)."""
+    from ray._private import state
+    return {actor_id: actor["ActorClassName"] for actor_id, actor in state.actors().items()}
 
 
 DRIVER = """

@@ -4,8 +4,11 @@ whether the model learned more than counting.
 
 Counts are summed over every rank and batch before dividing, so the numbers are per masked token over
 the whole validation slice (a batch with 2 masked tokens cannot produce a "100%" headline), and they do
-not depend on how many workers shared the slice. Every rank scores the same link-prediction sample
-(the same forward passes on every rank, which ZeRO-3's parameter gathers need); rank 0 logs it.
+not depend on how many workers shared the slice. Link prediction runs on rank 0 only (there is none
+under ZeRO-3, whose parameter gathers would need every rank), and its task — the query sample and the
+fact index over every triple, ~15 s for cpu-small's million facts — is built at the first validation,
+not before the first step: a run shorter than one validation interval never pays for it, and the other
+ranks never do.
 """
 
 from __future__ import annotations
@@ -46,21 +49,36 @@ def evaluate(model: torch.nn.Module, rows: ShardRows, collator, autocast, device
             "mnm_acc": leaf_ok / max(leaf_n, 1), "val_masked_roots": int(root_n), "val_masked_leaves": int(leaf_n)}
 
 
-def link_validation_task(dataset: Dataset, config: Config, log=print) -> LinkPredictionTask | None:
+class LinkValidation:
     """The fixed val_lp sample (its first train.eval_queries queries, a uniform sample by the split's
-    hash order), or None with a line saying why."""
+    hash order), built on first use; `task()` is None, with one line saying why, when there is none."""
+
+    def __init__(self, dataset: Dataset, config: Config, log=print) -> None:
+        self.dataset, self.config, self.log = dataset, config, log
+        self._built = False
+        self._task: LinkPredictionTask | None = None
+
+    def task(self) -> LinkPredictionTask | None:
+        if not self._built:
+            self._built = True
+            try:
+                self._task = link_prediction_task(self.dataset, "val", self.config.model,
+                                                  self.config.train.eval_queries)
+            except DataError as exc:
+                self.log(f"no link-prediction validation: {exc}")
+        return self._task
+
+
+def link_validation_task(dataset: Dataset, config: Config, log=print) -> LinkValidation | None:
+    """Rank 0's link validation (not built yet), or None with a line saying why not, when the config
+    says there is none."""
     if config.train.eval_queries == 0:
         return None
     if config.parallel.zero_stage == 3:
         log("no link-prediction validation under ZeRO-3 (parameters are partitioned across ranks); "
             "score checkpoints with `graphmer-launch eval`")
         return None
-    try:
-        task = link_prediction_task(dataset, "val", config.model, config.train.eval_queries)
-    except DataError as exc:
-        log(f"no link-prediction validation: {exc}")
-        return None
-    return task
+    return LinkValidation(dataset, config, log)
 
 
 def link_validation(task: LinkPredictionTask, model: torch.nn.Module, device: torch.device, autocast,

@@ -27,7 +27,8 @@ class TrainContext:
     dataset_dir: str
     run_dir: str
     link_task: object | None = None
-    """The fixed val_lp link-prediction sample (train/evaluate.py), None when there is none."""
+    """Rank 0's val_lp link validation (train/evaluate.py `LinkValidation`, built at its first use); None
+    on the other ranks and when there is none."""
 
 
 def configure_threads(num_threads: int) -> None:
@@ -62,7 +63,7 @@ def build_context(job: dict) -> TrainContext:
     batches = TrainBatches(rows, sampler, collator, config.train.micro_batch_size, config.train.seed,
                            prefetch=config.train.dataloader_workers)
     val_rows = ShardRows(dataset, "val") if sum(dataset.shard_sizes("val")) else None
-    link_task = link_validation_task(dataset, config, log=print if world.is_main else lambda line: None)
+    link_task = link_validation_task(dataset, config) if world.is_main else None
     return TrainContext(config, world, precision, strategy, batches, val_rows, collator,
                         job["dataset_dir"], job["run_dir"], link_task)
 

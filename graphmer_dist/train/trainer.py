@@ -36,6 +36,8 @@ class Trainer:
         """Runs to train.steps or until asked to stop; returns 0, or EXIT_PREEMPTED after a checkpoint."""
         # Under Ray the hooks carry a relay to the driver's console (launch/ray_console.py).
         progress = progress_display(self.cfg.train.steps, self.ctx.world.is_main, getattr(self.hooks, "console", None))
+        if self.ctx.link_task is not None:  # its "no link-prediction validation: why" goes to the console
+            self.ctx.link_task.log = progress.message
         self.restore(progress.message)
         progress.begin(self.step)
         self.stop.install()
@@ -99,8 +101,9 @@ class Trainer:
                                    self.ctx.precision.autocast, self.ctx.precision.device,
                                    self.cfg.train.micro_batch_size, self.cfg.train.eval_batches,
                                    self.cfg.train.seed, self.ctx.world))
-        if self.ctx.link_task is not None:
-            result.update(link_validation(self.ctx.link_task, self.ctx.strategy.raw_model, self.ctx.precision.device,
+        task = self.ctx.link_task.task() if self.ctx.link_task is not None else None  # rank 0 only
+        if task is not None:
+            result.update(link_validation(task, self.ctx.strategy.raw_model, self.ctx.precision.device,
                                           self.ctx.precision.autocast, batch_size=32))
         if not result:
             return None
