@@ -55,12 +55,12 @@ class LinkValidation:
 
     def __init__(self, dataset: Dataset, config: Config, log=print) -> None:
         self.dataset, self.config, self.log = dataset, config, log
-        self._built = False
+        self.built = False
         self._task: LinkPredictionTask | None = None
 
     def task(self) -> LinkPredictionTask | None:
-        if not self._built:
-            self._built = True
+        if not self.built:
+            self.built = True
             try:
                 self._task = link_prediction_task(self.dataset, "val", self.config.model,
                                                   self.config.train.eval_queries)
