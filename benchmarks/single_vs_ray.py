@@ -40,7 +40,9 @@ from pathlib import Path
 def arm_overrides(strategy: str, threads: int, steps: int, attention: str, precision: str) -> list[str]:
     out = [f"train.steps={steps}", "train.log_every=1", f"train.eval_every={steps + 1}",
            f"checkpoint.every_steps={steps + 1}", f"train.num_threads={threads}",
-           f"model.attention={attention}", f"train.precision={precision}", f"parallel.strategy={strategy}"]
+           f"train.precision={precision}", f"parallel.strategy={strategy}"]
+    if attention != "config":
+        out.append(f"model.attention={attention}")
     if strategy == "ddp":
         out += ["parallel.num_workers=1", f"parallel.cpus_per_worker={threads}"]
     return out
@@ -67,7 +69,7 @@ def run_arm(config_name: str, overrides: list[str], run_dir: str) -> dict:
         connect(None)
         marks["ray_started"] = time.time()
         code, _ = run_with_ray(job, use_gpu=False, address=None, loop=timed_ray_loop)
-        marks["loop_entered"] = json.loads((Path(run_dir) / LOOP_MARK).read_text())["loop_entered"]
+        marks.update(json.loads((Path(run_dir) / LOOP_MARK).read_text()))
     return {"exit_code": code, **marks, "end": time.time()}
 
 
@@ -79,8 +81,8 @@ def timed_ray_loop(job: dict) -> None:
     entered = time.time()
     from launch.ray_hooks import ray_train_loop
     import ray.train
-    if ray.train.get_context().get_world_rank() == 0:
-        Path(job["run_dir"], LOOP_MARK).write_text(json.dumps({"loop_entered": entered}))
+    if ray.train.get_context().get_world_rank() == 0:  # and the worker's priority (Ray's default is nice 15)
+        Path(job["run_dir"], LOOP_MARK).write_text(json.dumps({"loop_entered": entered, "worker_nice": os.nice(0)}))
     ray_train_loop(job)
 
 
@@ -101,6 +103,7 @@ def summarize(run_dir: Path, marks: dict, skip: int) -> dict:
             "first_step_s": first["step_s"],
             # Launch (dataset checked) → first step logged: process/Ray start-up, model build, compile.
             "time_to_first_step_s": first["time"] - marks["launched"],
+            "worker_nice": marks.get("worker_nice"),
             "phases_s": phases(marks, first)}
 
 
@@ -135,7 +138,8 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--skip", type=int, default=5, help="warm-up steps left out of the steady state")
-    p.add_argument("--attention", default="flex", choices=("flex", "eager"))
+    p.add_argument("--attention", default="config", choices=("config", "flex", "eager"),
+                   help="config = what the config says (cpu-small: eager)")
     p.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"),
                    help="auto = what the plan would pick here (fp32 on a CPU without bf16 instructions)")
     p.add_argument("--arms", nargs="+", default=["single", "ddp"], choices=("single", "ddp"))
