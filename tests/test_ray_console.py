@@ -39,7 +39,11 @@ def test_two_worker_ddp_console_is_the_single_run_console(ray_cluster, tiny_data
 
     assert "\x1b[" not in out, "ANSI codes in a console that is not a terminal"
     assert [line for line in lines if RAY_CHATTER.search(line)] == []
-    after_plan = lines[next(i for i, line in enumerate(lines) if line.startswith("└")) + 1:]
+    box_end = next(i for i, line in enumerate(lines) if line.startswith("└"))
+    ray_logs = next(i for i, line in enumerate(lines) if line.startswith("Ray's logs"))
+    notes = lines[box_end + 1:ray_logs]  # the plan's notes (wrapped at 80 columns), if it has any
+    assert not notes or notes[0].startswith("note:"), notes
+    after_plan = lines[ray_logs:]
     expected = [
         *(f"step {s}/{STEPS} loss" for s in range(1, STEPS + 1)),  # rank 0's rows, each once
         *(f"step {s}/{STEPS} val_loss" for s in (2, 4)),
