@@ -57,8 +57,18 @@ def summary_table(manifest: dict, reused: bool) -> Table:
                                               if split != "train")),
         ("shape", f"R={manifest['num_roots']} K={manifest['leaves_per_root']} N={manifest['seq_len']} "
                   f"vocab={manifest['vocab_size']}"),
+        ("non-empty nodes / sequence", _nodes_row(manifest)),
         ("build seconds", f"{manifest['build_seconds']:.1f}"),
     ]
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def _nodes_row(manifest: dict) -> str:
+    """What the unpadded model computes per training sequence (the plan sizes memory from it)."""
+    nodes = manifest.get("nodes_per_sequence", {}).get("train")
+    if not nodes:
+        return "not counted (built before the manifest had node counts)"
+    return (f"train mean {nodes['mean']:.1f}, p99 {nodes['p99']}, max {nodes['max']} of {manifest['seq_len']}; "
+            f"leaf fill {nodes['leaf_fill']:.1%}")

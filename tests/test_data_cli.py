@@ -1,5 +1,6 @@
 """`graphmer-launch data` as a user runs it: a subprocess, exit codes, no tracebacks for user errors."""
 
+import json
 import subprocess
 import sys
 
@@ -22,6 +23,8 @@ def test_builds_prints_a_summary_then_reuses_the_cache(tmp_path):
     assert "link-prediction queries" in first.stdout and "test_lp" in first.stdout
     assert (out / "manifest.json").exists() and "reused" not in first.stdout
     assert f"dataset folder: {out}" in first.stdout
+    nodes = json.loads((out / "manifest.json").read_text())["nodes_per_sequence"]["train"]
+    assert "non-empty nodes" in first.stdout and f"train mean {nodes['mean']:.1f}, p99 {nodes['p99']}," in first.stdout
     second = run_data("--corpus", str(corpus), "--out", str(out))
     assert second.returncode == 0 and "reusing it" in second.stdout and "reused from cache" in second.stdout
 
