@@ -38,7 +38,8 @@ from pathlib import Path
 
 
 def arm_overrides(strategy: str, threads: int, steps: int, attention: str, precision: str) -> list[str]:
-    out = [f"train.steps={steps}", "train.log_every=1", f"train.eval_every={steps + 1}",
+    # No link-prediction validation (its task is built at the first validation, the run's last step).
+    out = [f"train.steps={steps}", "train.log_every=1", f"train.eval_every={steps + 1}", "train.eval_queries=0",
            f"checkpoint.every_steps={steps + 1}", f"train.num_threads={threads}",
            f"train.precision={precision}", f"parallel.strategy={strategy}"]
     if attention != "config":
