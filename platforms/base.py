@@ -14,7 +14,7 @@ from typing import ClassVar
 from graphmer_dist.errors import ConfigError
 from graphmer_dist.precision_rule import gpu_caps
 from platforms.hardware import GIB, parse_hardware
-from platforms.probe import ProbedGpu, cpu_has_bf16, cpu_name, probe_cpus, probe_gpus, probe_ram_bytes
+from platforms.probe import ProbedGpu, cpu_has_bf16, cpu_has_fp16, cpu_name, probe_cpus, probe_gpus, probe_ram_bytes
 from platforms.spec import PlatformSpec
 
 ROOT_PREFIX_ENV = "GRAPHMER_PLATFORM_ROOT"
@@ -64,17 +64,19 @@ def preset_gpu_fields(hardware: str) -> dict:
     return gpu_fields([gpu] * per_node, nodes)
 
 
-def cpu_fields(ram_bytes: int, bf16: bool, name: str) -> dict:
-    """Spec fields for a CPU-only machine: one 'device' whose memory is the RAM."""
+def cpu_fields(ram_bytes: int, name: str, probe: bool = True) -> dict:
+    """Spec fields for a CPU-only machine: one 'device' whose memory is the RAM. bf16/fp16 are what this
+    machine's flags compute natively (avx512_bf16/AMX-BF16, avx512_fp16/AMX-FP16) when `probe`, else neither
+    (a notebook's standard CPU, which we cannot see from here)."""
     return dict(accelerator="cpu", num_devices=1, device_name=name, device_memory_bytes=ram_bytes,
-                compute_capability=None, bf16=bf16, fp16=False, num_nodes=1)
+                compute_capability=None, bf16=probe and cpu_has_bf16(), fp16=probe and cpu_has_fp16(), num_nodes=1)
 
 
 def probed_fields() -> dict:
     """This machine: its GPUs if torch sees any, else its CPU; plus cores and RAM."""
     ram = probe_ram_bytes()
     gpus = probe_gpus()
-    devices = gpu_fields(gpus) if gpus else cpu_fields(ram, cpu_has_bf16(), cpu_name())
+    devices = gpu_fields(gpus) if gpus else cpu_fields(ram, cpu_name())
     return dict(devices, cpus=probe_cpus(), ram_bytes=ram)
 
 
@@ -105,7 +107,7 @@ class NotebookPlatform(Platform):
             raise ConfigError(f"--hardware '{hardware}' is not offered on {self.name}; choose one of "
                               f"{', '.join(self.HARDWARE)}")
         if hardware.upper() == "CPU":
-            devices = cpu_fields(self.RAM_BYTES, bf16=False, name="cpu")  # unknown CPU: no bf16 assumed
+            devices = cpu_fields(self.RAM_BYTES, "cpu", probe=False)
         else:
             devices = preset_gpu_fields(hardware)
         return dict(devices, cpus=self.CPUS, ram_bytes=self.RAM_BYTES)

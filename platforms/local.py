@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from platforms.base import Platform, cpu_fields, preset_gpu_fields, probed_fields
-from platforms.probe import cpu_has_bf16, cpu_name, probe_cpus, probe_ram_bytes
+from platforms.probe import cpu_name, probe_cpus, probe_ram_bytes
 from platforms.registry import register
 from platforms.spec import PlatformSpec
 
@@ -24,7 +24,7 @@ class LocalPlatform(Platform):
             fields = probed_fields()
         elif hardware.upper() == "CPU":
             ram = probe_ram_bytes()
-            fields = dict(cpu_fields(ram, cpu_has_bf16(), cpu_name()), cpus=probe_cpus(), ram_bytes=ram)
+            fields = dict(cpu_fields(ram, cpu_name()), cpus=probe_cpus(), ram_bytes=ram)
         else:
             # Planning for a GPU this machine may not have: its GPUs, with this machine's cores and RAM.
             fields = dict(preset_gpu_fields(hardware), cpus=probe_cpus(), ram_bytes=probe_ram_bytes())

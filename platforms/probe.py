@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphmer_dist.hardware import cpu_has_bf16  # noqa: F401  (re-exported: the adapters' probe)
+from graphmer_dist.hardware import cpu_has_bf16, cpu_has_fp16  # noqa: F401  (re-exported: the adapters' probe)
 
 
 @dataclass(frozen=True, slots=True)

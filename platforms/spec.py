@@ -22,7 +22,7 @@ class PlatformSpec:
     bf16: bool
     """bf16 autocast is worth using: CUDA compute capability ≥ 8.0, or a CPU with avx512_bf16/AMX."""
     fp16: bool
-    """fp16 with loss scaling (GPUs only)."""
+    """fp16 computed natively (with loss scaling): GPUs from compute capability 7.0 / P100; CPUs with avx512_fp16."""
     cpus: int
     """CPU cores of one node."""
     ram_bytes: int
