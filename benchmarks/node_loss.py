@@ -67,13 +67,16 @@ def run(dataset: str, endpoint: str, run_dir: str, steps: int) -> dict:
         first = "checkpoints/step-0000002/manifest.json"
         while not storage.exists(first):
             time.sleep(0.2)
-        whole = [ref.step for ref in CheckpointManager(storage).all_refs()
-                 if storage.exists(f"{ref.key}/manifest.json")]
         free = ray._private.state.available_resources_per_node()  # a node whose one CPU is taken hosts a worker
         busy = {node for node, resources in free.items() if resources.get("CPU", 0) < 1}
         victim = next(node for node in nodes if node.node_id in busy)
-        events.update(removed=time.time(), whole_at_removal=whole)
+        events.update(removed=time.time())
         cluster.remove_node(victim, allow_graceful=False)
+        # Listed once the node is gone, not when the first checkpoint appeared: the run trains on while the
+        # removal takes effect, and a fast machine writes another whole checkpoint in between (CI: step 4).
+        whole = [ref.step for ref in CheckpointManager(storage).all_refs()
+                 if storage.exists(f"{ref.key}/manifest.json")]
+        events.update(whole_at_removal=whole)
         print(f"NODE REMOVED {victim.node_id}; checkpoints with a manifest then: {whole}", flush=True)
 
     threading.Thread(target=remove_a_worker_node, daemon=True).start()

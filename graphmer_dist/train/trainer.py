@@ -128,8 +128,11 @@ class Trainer:
         if world.is_main:
             layout.write_manifest(directory, self.step, self.manifest_meta(), all_files)
         barrier(world)
-        self.hooks.report({**self.last_row, "step": self.step}, str(directory))
+        # The rows first: a checkpoint published before them (S3 rewrites metrics.jsonl at checkpoints) and a
+        # kill in between would resume past steps whose rows are lost for good; the other order at worst
+        # repeats the rows of steps that are trained again.
         self.metrics.sync()
+        self.hooks.report({**self.last_row, "step": self.step}, str(directory))
         shutil.rmtree(directory, ignore_errors=True)  # published (copied) by the hooks; the staging is ours
         self.last_saved = self.step
         seconds = time.perf_counter() - start
