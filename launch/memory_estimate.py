@@ -154,11 +154,10 @@ def activation_bytes(model: ModelConfig, micro_batch: int, act_bytes: int, shape
 
 
 def copy_head_bytes(model: ModelConfig, rows: float, L: int, act_bytes: int) -> int:
-    """model.copy_head (model/copy_head.py), per scored row: the mixture's four more fp32 (V,) rows that
-    autograd keeps (the copy distribution, its log, the mixture, the loss's log-softmax of it), and the
-    sequence's keys gathered for the row, (L, d), with its (L,) scores and attention in fp32. Counted with
-    saved-tensor hooks on cpu-small: 6 fp32 (M, V) tensors in all, and the (M, L, d) keys."""
-    return int(rows * (model.vocab_size * 4 * 4 + L * model.hidden_size * act_bytes + L * 4 * 2))
+    """model.copy_head (model/copy_head.py), per scored row: training takes −log p(target), so what
+    autograd keeps is (L,)-sized — the row's scores, its attention over the sources and the copy mass at
+    the target, fp32 — not (V,) rows (counted with saved-tensor hooks on cpu-small)."""
+    return int(rows * L * 4 * 3)
 
 
 def decay_mask_bytes(model: ModelConfig, micro_batch: int, shape: SequenceShape | None = None) -> int:

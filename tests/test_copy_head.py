@@ -99,3 +99,39 @@ def test_span_copy_lets_a_whole_tail_be_copied_from_consecutive_roots():
     assert torch.allclose(a_root1 + a_root4, torch.tensor(1.0), atol=1e-5)
     with pytest.raises(Exception, match="model.copy_span"):
         dataclasses.replace(CONFIG, copy_head=False, copy_span=True)
+
+
+@pytest.mark.parametrize("copy_span", [False, True])
+def test_training_loss_and_predictions_at_the_targets_equal_the_full_mixtures(copy_span):
+    """The training path (target_log_prob) gives the cross-entropy of the full (M, V) mixture, its argmax,
+    and the same gradients — on a batch mixing sequences with many, one and no masked nodes, and a target
+    only the copy distribution can give (the masked root's own token is written elsewhere in the sequence)."""
+    torch.manual_seed(0)
+    model = GraphMERForPretraining(dataclasses.replace(CONFIG, copy_span=copy_span), TrainConfig()).train()
+    R, K = CONFIG.num_roots, CONFIG.leaves_per_root
+    ids, relation = sequence()
+    other = [CLS_ID, 20, MASK_ID, 21, SEP_ID] + [PAD_ID] * (R - 5) + [PAD_ID] * (R * K)
+    empty = [CLS_ID, 30, 31, SEP_ID] + [PAD_ID] * (R - 4) + [PAD_ID] * (R * K)
+    input_ids = torch.tensor([ids, other, empty, ids])
+    labels = torch.full_like(input_ids, -100)
+    labels[0, [3, R + 2, R + 3]] = torch.tensor([10, 40, 41])
+    labels[1, 2] = 20
+    labels[3, [3, R + 2]] = torch.tensor([12, 7])
+    relations = torch.tensor([relation, [0] * R, [0] * R, relation])
+    hidden, layout = model.encoder.encode(input_ids, input_ids != PAD_ID, relations, torch.ones(4, R, dtype=torch.long))
+    batch, position = torch.nonzero(labels != -100, as_tuple=True)
+    targets = labels[batch, position]
+
+    full = model.token_logits(hidden, layout, input_ids, batch, position)
+    expected = torch.nn.functional.cross_entropy(full, targets, reduction="none")
+    expected_grads = torch.autograd.grad(expected.sum(), list(model.parameters()), allow_unused=True, retain_graph=True)
+    loss, predicted = model._token_loss(hidden, layout, input_ids, batch, position, targets)
+    grads = torch.autograd.grad(loss.sum(), list(model.parameters()), allow_unused=True)
+
+    assert torch.allclose(loss, expected, atol=1e-5) and torch.equal(predicted, full.argmax(dim=-1))
+    named = dict(zip([n for n, _ in model.named_parameters()], grads))
+    assert named["copy_head.query.weight"].abs().max() > 0 and named["copy_head.key.weight"].abs().max() > 0
+    for got, want in zip(grads, expected_grads):
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert torch.allclose(got, want, atol=1e-6 + 1e-4 * float(want.abs().max()))

@@ -82,7 +82,7 @@ def test_a_dataset_with_known_counts_gives_the_known_estimate():
     roots = 0.15 * 64 + 1
     mlm = B * (roots + 23.364) + 4 * (84 - 23.364)
     expected_logits = int(mlm + B * roots) * model.vocab_size * (2 + 4 + 4)
-    expected_logits += int(mlm * (model.vocab_size * 16 + L * model.hidden_size * 2 + L * 8))   # the copy head
+    expected_logits += int(mlm * L * 12)                                                         # the copy head
     unscored = activation_bytes(model, B, 2, dataclasses.replace(shape, mlm_rows_mean=0, mlm_rows_p99=0, sbo_rows=0))
     assert activation_bytes(model, B, 2, shape) - unscored == expected_logits
 

@@ -188,4 +188,9 @@ def test_recipe_options_keep_unpadded_equal_to_padded_and_change_the_model(optio
     assert_equivalent(padded, unpadded, batch, "fp32", grad_floor=floor)
     paper_names = {name for name, _ in model_pair()[1].named_parameters()}
     added = {name: p for name, p in unpadded.named_parameters() if name not in paper_names}
-    assert added and all(p.grad.abs().max() > 0 for p in added.values())   # the option is in the graph
+    # The option is in the graph. The copy head's query and key get a gradient only from targets written
+    # among the sequence's roots, which this batch's random labels are not (tests/test_copy_head.py has
+    # such a batch): the training loss takes −log p(target), whose copy term is then 0 exactly.
+    assert added and all(p.grad is not None for p in added.values())
+    assert all(p.grad.abs().max() > 0 for name, p in added.items() if not name.startswith(("copy_head.query",
+                                                                                            "copy_head.key")))

@@ -49,12 +49,44 @@ class CopyHead(nn.Module):
     def forward(self, vocab_logits: torch.Tensor, own: torch.Tensor, hidden: torch.Tensor, layout: NodeLayout,
                 node_ids: torch.Tensor, batch: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """vocab_logits (M, V) and states own (M, d) of the masked nodes at (batch, index in L); hidden
-        (B, L, d) and node_ids (B, L) (the input ids in the layout) → log p (M, V), float32."""
+        (B, L, d) and node_ids (B, L) (the input ids in the layout) → log p (M, V), float32. For ranking
+        (link prediction); training takes `target_log_prob`, which never builds the (M, V) mixture."""
+        attention, source_ids, log_g, log_not_g = self._terms(own, hidden, layout, node_ids, batch, index)
+        copy = torch.zeros_like(vocab_logits, dtype=torch.float32).scatter_add(1, source_ids, attention)
+        vocab = torch.log_softmax(vocab_logits.float(), dim=-1) + log_g
+        return torch.logaddexp(vocab, log_not_g + torch.log(copy.clamp(min=1e-30)))
+
+    def target_log_prob(self, vocab_logits: torch.Tensor, own: torch.Tensor, hidden: torch.Tensor,
+                        layout: NodeLayout, node_ids: torch.Tensor, batch: torch.Tensor, index: torch.Tensor,
+                        targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log p(target) (M,), the mixture's argmax (M,) without gradient): what training needs. The
+        mixture is normalised, so its cross-entropy is −log p(target): one logsumexp over the vocabulary
+        plus the copy mass at the target, instead of elementwise work over (M, V) and its backward. Equal
+        to `forward` at the targets (tests/test_copy_head.py)."""
+        attention, source_ids, log_g, log_not_g = self._terms(own, hidden, layout, node_ids, batch, index)
+        vocab = vocab_logits.float()
+        lse = torch.logsumexp(vocab, dim=-1, keepdim=True)                                   # (M, 1)
+        copy_at_target = (attention * (source_ids == targets[:, None])).sum(dim=1, keepdim=True)
+        log_p = torch.logaddexp(vocab.gather(1, targets[:, None]) - lse + log_g,
+                                log_not_g + torch.log(copy_at_target.clamp(min=1e-30)))[:, 0]
+        with torch.no_grad():
+            # p(v) = g·softmax(v) + (1 − g)·copy(v), and copy(v) > 0 only at the sources: the argmax is the
+            # vocabulary's argmax or one of the sources.
+            candidates = torch.cat([vocab.argmax(dim=-1, keepdim=True), source_ids], dim=1)   # (M, 1 + L)
+            mass = torch.zeros_like(vocab).scatter_add_(1, source_ids, attention).gather(1, candidates)
+            score = torch.logaddexp(vocab.gather(1, candidates) - lse + log_g,
+                                    log_not_g + torch.log(mass.clamp(min=1e-30)))
+            predicted = candidates.gather(1, score.argmax(dim=1, keepdim=True))[:, 0]
+        return log_p, predicted
+
+    def _terms(self, own: torch.Tensor, hidden: torch.Tensor, layout: NodeLayout, node_ids: torch.Tensor,
+               batch: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(attention over the sources (M, L) fp32, their token ids (M, L), log g (M, 1), log(1 − g) (M, 1))."""
         nodes = torch.arange(layout.length, device=hidden.device)
         is_root = layout.valid & (layout.slot.expand_as(layout.valid) < 0)                  # (B, L)
         shift, pointer = self._pointer(own, hidden, layout, batch, index)                    # (M,), (M, d)
         keys = self.key(hidden)                                                              # (B, L, d)
-        scores = torch.einsum("md,mld->ml", self.query(pointer), keys[batch]).float() * self.scale  # (M, L)
+        scores = _row_scores(self.query(pointer), keys, batch).float() * self.scale         # (M, L)
         source = (nodes[None, :] + shift[:, None]).clamp(max=layout.length - 1)             # (M, L): k + j
         source_ids = node_ids[batch[:, None], source]                                        # (M, L)
         usable = (is_root[batch] & is_root[batch[:, None], source] & (nodes[None, :] + shift[:, None] < layout.length)
@@ -63,12 +95,10 @@ class CopyHead(nn.Module):
         scores = scores.masked_fill(~usable, float("-inf"))
         has_source = usable.any(dim=1, keepdim=True)
         attention = torch.softmax(torch.where(has_source, scores, 0.0), dim=-1) * has_source
-        copy = torch.zeros_like(vocab_logits, dtype=torch.float32).scatter_add(1, source_ids, attention)
         gate = self.gate(own).float()                                                        # (M, 1)
         log_g = torch.where(has_source, F.logsigmoid(gate), 0.0)                             # nothing to copy: g = 1
         log_not_g = torch.where(has_source, F.logsigmoid(-gate), float("-inf"))
-        vocab = torch.log_softmax(vocab_logits.float(), dim=-1) + log_g
-        return torch.logaddexp(vocab, log_not_g + torch.log(copy.clamp(min=1e-30)))
+        return attention, source_ids, log_g, log_not_g
 
     def _pointer(self, own: torch.Tensor, hidden: torch.Tensor, layout: NodeLayout, batch: torch.Tensor,
                  index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,3 +113,17 @@ class CopyHead(nn.Module):
         first = layout.index(batch, self.num_roots + self.leaves_per_root * root)               # slot 0 of the block
         first = torch.where(is_leaf, first, index).clamp(max=layout.length - 1)
         return torch.where(is_leaf, slot, 0), hidden[batch, first].to(own.dtype)
+
+
+def _row_scores(q: torch.Tensor, keys: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+    """q (M, d) · keys[batch[m]] (L, d) → (M, L) as one batched matmul over the sequences: each row is
+    placed at its rank within its sequence, (B, most rows, d), instead of gathering an (M, L, d) copy of
+    the keys (whose backward is a scatter-add of that size)."""
+    counts = torch.bincount(batch, minlength=keys.shape[0])
+    starts = torch.cumsum(counts, 0) - counts
+    order = torch.argsort(batch, stable=True)
+    rank = torch.empty_like(batch)
+    rank[order] = torch.arange(len(batch), device=batch.device) - starts[batch[order]]
+    rows = int(counts.max()) if len(batch) else 0
+    placed = q.new_zeros(keys.shape[0], rows, q.shape[-1]).index_put((batch, rank), q)   # (B, rows, d)
+    return torch.bmm(placed, keys.transpose(1, 2).to(placed.dtype))[batch, rank]         # (M, L)

@@ -57,8 +57,7 @@ class GraphMERForPretraining(nn.Module):
         hidden, layout = self.encoder.encode(input_ids, attention_mask, leaf_relation, head_length)  # (B, L, d)
         batch_idx, pos_idx = torch.nonzero(labels != IGNORE, as_tuple=True)            # masked positions only
         targets = labels[batch_idx, pos_idx]
-        logits = self.token_logits(hidden, layout, input_ids, batch_idx, pos_idx)       # (M, V)
-        token_loss = F.cross_entropy(logits, targets, reduction="none")                 # (M,)
+        token_loss, predicted = self._token_loss(hidden, layout, input_ids, batch_idx, pos_idx, targets)  # (M,)
         is_root = pos_idx < self.config.num_roots
 
         sbo_logits = self.sbo_head(hidden, _sbo_in_layout(sbo_index, layout)).float()
@@ -71,8 +70,20 @@ class GraphMERForPretraining(nn.Module):
                                                        head_length)
             loss = loss + out["length_loss"]
         out["loss"] = loss
-        out.update(_accuracy_counts(logits, targets, is_root))
+        out.update(_accuracy_counts(predicted, targets, is_root))
         return out
+
+    def _token_loss(self, hidden: torch.Tensor, layout: NodeLayout, input_ids: torch.Tensor, batch: torch.Tensor,
+                    position: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cross-entropy per masked node (M,), predicted token (M,)) under the same scores as
+        `token_logits`, computed at the targets only when the copy head is on (copy_head.target_log_prob)."""
+        own = layout.gather(hidden, batch, position)                                    # (M, d)
+        logits = self.mlm_logits(own).float()
+        if self.copy_head is None:
+            return F.cross_entropy(logits, targets, reduction="none"), logits.detach().argmax(dim=-1)
+        log_p, predicted = self.copy_head.target_log_prob(logits, own, hidden, layout, layout.take(input_ids), batch,
+                                                          layout.index(batch, position), targets)
+        return -log_p, predicted
 
     def _objective(self, token_loss: torch.Tensor, is_root: torch.Tensor, mlm_loss: torch.Tensor) -> torch.Tensor:
         """'combined': one CE over masked roots and leaves (paper). 'separate': roots and leaves are
@@ -94,7 +105,7 @@ def _mean(values: torch.Tensor) -> torch.Tensor:
     return values.sum() / max(values.numel(), 1)
 
 
-def _accuracy_counts(logits: torch.Tensor, targets: torch.Tensor, is_root: torch.Tensor) -> dict[str, torch.Tensor]:
-    correct = (logits.detach().argmax(dim=-1) == targets)
+def _accuracy_counts(predicted: torch.Tensor, targets: torch.Tensor, is_root: torch.Tensor) -> dict[str, torch.Tensor]:
+    correct = predicted == targets
     return {"root_correct": (correct & is_root).sum(), "root_count": is_root.sum(),
             "leaf_correct": (correct & ~is_root).sum(), "leaf_count": (~is_root).sum()}
