@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
+import shutil
 from pathlib import Path
 
 import ray.train
@@ -54,9 +54,13 @@ class RayHooks:
         return self.stop_flag is not None and ray.get(self.stop_flag.get.remote()) is not None
 
     def staging_dir(self, step: int, rank: int) -> str:
-        path = os.path.join(tempfile.mkdtemp(prefix=f"graphmer-ckpt-rank{rank}-"), f"step-{step:07d}")
-        os.makedirs(path)
-        return path
+        # One folder per run and rank (Ray uploads a rank's folder whole, so ranks never share one), named
+        # like the local path's: a folder per checkpoint left one in /tmp for every checkpoint of every run.
+        root = self.fallback.staging_root
+        path = root.with_name(f"{root.name}-rank{rank}") / f"step-{step:07d}"
+        shutil.rmtree(path, ignore_errors=True)  # a leftover of a killed attempt
+        path.mkdir(parents=True)
+        return str(path)
 
     def report(self, metrics: dict, checkpoint_dir: str | None) -> None:
         clean = {k: v for k, v in metrics.items() if isinstance(v, (int, float, bool, str))

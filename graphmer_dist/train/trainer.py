@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from pathlib import Path
@@ -134,6 +135,8 @@ class Trainer:
         self.metrics.sync()
         self.hooks.report({**self.last_row, "step": self.step}, str(directory))
         shutil.rmtree(directory, ignore_errors=True)  # published (copied) by the hooks; the staging is ours
+        with contextlib.suppress(OSError):  # and so is its folder, once empty (else one is left in /tmp per run)
+            directory.parent.rmdir()
         self.last_saved = self.step
         seconds = time.perf_counter() - start
         self.budget.record_checkpoint(seconds)
