@@ -136,6 +136,11 @@ class DataConfig:
     """What is held out together. 'entity_pair': every fact about the same two entities, any relation or
     direction, so a test fact cannot be answered from its reverse in train ((C, contains, m) for
     (m, defined_in, C)). 'head_relation': the older split, by (head, relation), for comparison."""
+    train_sequences: str = choice("with_triples", "with_triples", "all")
+    """Which chunks of the training files become training sequences (docs/design.md §1). 'with_triples':
+    only those carrying at least one injected triple: a chunk of docstrings, comments or data tables
+    (20% of the stdlib's train chunks) teaches the leaf objective nothing. 'all': every chunk. Val and
+    test keep every chunk either way."""
     shard_size: int = 1024
     """Sequences per shard file."""
     workers: int = 0

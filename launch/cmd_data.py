@@ -51,7 +51,7 @@ def summary_table(manifest: dict, reused: bool) -> Table:
         ("files", f"{manifest['num_files']} used, {manifest['num_files_skipped']} skipped ({skipped})"),
         ("triples", f"{manifest['num_triples']:,} over {len(manifest['relations'])} relation types"),
         ("ontology pass rate", f"{manifest['ontology_pass_rate']:.2%}"),
-        ("sequences", ", ".join(f"{split} {n:,}" for split, n in per_split.items())),
+        ("sequences", ", ".join(f"{split} {n:,}" for split, n in per_split.items()) + _left_out(manifest)),
         ("triples / sequence", ", ".join(f"{split} {v:.2f}" for split, v in density.items())),
         ("link-prediction queries", ", ".join(f"{split} {n:,}" for split, n in manifest["num_queries"].items()
                                               if split != "train")),
@@ -63,6 +63,11 @@ def summary_table(manifest: dict, reused: bool) -> Table:
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def _left_out(manifest: dict) -> str:
+    left_out = manifest.get("num_train_sequences_left_out")  # absent before format 4
+    return f" (train: {left_out:,} chunks without a triple left out)" if left_out else ""
 
 
 def _nodes_row(manifest: dict) -> str:

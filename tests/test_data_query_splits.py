@@ -33,7 +33,7 @@ def rows(dataset, split: str, name: str = "input_ids") -> np.ndarray:
 
 
 def test_query_splits_take_chunks_of_every_file_and_keep_only_ones_with_facts(tmp_path):
-    dataset = write(tmp_path / "ds")
+    dataset = write(tmp_path / "ds", "data.train_sequences=all")  # every train chunk, to find the lp ones among
     manifest, R = dataset.manifest, dataset.manifest["num_roots"]
     for lp, plain in LP_SPLITS.items():
         relation = rows(dataset, lp, "leaf_relation")

@@ -19,7 +19,7 @@ MANIFEST_KEYS = {  # docs/interfaces.md, "Dataset on disk"
     "format_version", "content_hash", "num_files", "num_files_skipped", "skipped_by_reason", "skipped_files",
     "num_triples", "relations", "ontology_pass_rate", "num_sequences", "num_shards", "shards",
     "triples_per_sequence", "vocab_size", "num_roots", "leaves_per_root", "seq_len", "build_seconds", "corpus",
-    "triple_split_by", "num_pair_shortcuts", "nodes_per_sequence",
+    "triple_split_by", "num_pair_shortcuts", "nodes_per_sequence", "train_sequences", "num_train_sequences_left_out",
 }
 FACTS = {"returns": "a", "calls": "b", "raises": "c", "uses": "d"}  # relation → tail suffix
 
@@ -193,8 +193,50 @@ def test_reader_refuses_missing_incomplete_and_other_format_folders(built, tmp_p
     manifest = json.loads((built[0] / "manifest.json").read_text())
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "manifest.json").write_text(json.dumps({**manifest, "format_version": 0}))
-    with pytest.raises(DataError, match=r"format version 0 but this graphmer-dist reads versions 1, 2, 3; rebuild"):
+    with pytest.raises(DataError, match=r"format version 0 but this graphmer-dist reads versions 1, 2, 3, 4; rebuild"):
         open_dataset(tmp_path / "old")
+
+
+def all_rows(dataset, split: str) -> dict[str, np.ndarray]:
+    shards = [dataset.load_shard(split, i) for i in range(len(dataset.shard_sizes(split)))]
+    return {name: np.concatenate([s[name] for s in shards]) for name in ("input_ids", "leaf_relation", "head_length")}
+
+
+def test_train_keeps_only_chunks_with_a_triple_and_val_test_keep_every_chunk(built, tmp_path):
+    """data.train_sequences=with_triples (the default) leaves out exactly the train rows that carry no
+    triple: the same build with `all` holds the same rows plus those, in the same order."""
+    folder, config, kg = built
+    every = load_config("tiny", [*_overrides(config), "data.train_sequences=all"])
+    (tmp_path / "all").mkdir()
+    write_dataset(tmp_path / "all", kg, every, "hash123", ["/corpus"], time.perf_counter(), surface)
+    kept, whole = open_dataset(folder), open_dataset(tmp_path / "all")
+    train, train_all = all_rows(kept, "train"), all_rows(whole, "train")
+    carries = train_all["leaf_relation"].any(axis=1)
+    assert train["leaf_relation"].any(axis=1).all() and not carries.all()  # there were chunks to leave out
+    for name, rows in train.items():
+        assert (rows == train_all[name][carries]).all(), name
+    assert kept.manifest["num_train_sequences_left_out"] == int((~carries).sum()) > 0
+    assert whole.manifest["num_train_sequences_left_out"] == 0
+    assert kept.manifest["num_injected"]["train"] == whole.manifest["num_injected"]["train"]
+    assert kept.manifest["triples_per_sequence"]["train"] > whole.manifest["triples_per_sequence"]["train"]
+    for split in ("val", "test"):
+        assert not all_rows(kept, split)["leaf_relation"].any(axis=1).all()  # chunks without a triple stay
+        assert kept.manifest["num_sequences"][split] == whole.manifest["num_sequences"][split]
+
+
+def test_a_train_split_with_no_triple_at_all_is_a_data_error(built, tmp_path):
+    _, config, kg = built
+    bare = FakeKG(kg.files, kg.skipped, [], {}, Onto())
+    (tmp_path / "bare").mkdir()
+    with pytest.raises(DataError, match=r"carries a triple.*data\.train_sequences=all"):
+        write_dataset(tmp_path / "bare", bare, config, "h", ["/corpus"], time.perf_counter(), surface)
+
+
+def _overrides(config) -> list[str]:
+    data = config.data
+    return [f"data.{key}={getattr(data, key)}" for key in (
+        "file_val_fraction", "file_test_fraction", "triple_val_fraction", "triple_test_fraction", "shard_size",
+        "tokenizer_min_frequency")]
 
 
 def test_check_compatible_refuses_other_shapes(built):

@@ -20,9 +20,10 @@ from typing import Iterable
 from graphmer_dist.config import Config
 from graphmer_dist.errors import DataError
 
-DATASET_FORMAT_VERSION = 3  # 2: link-prediction query splits val_lp / test_lp; 3: triples.tsv tail_text
+DATASET_FORMAT_VERSION = 4  # 2: link-prediction query splits val_lp / test_lp; 3: triples.tsv tail_text;
+# 4: train keeps only chunks with a triple (data.train_sequences), manifest num_train_sequences_left_out
 """Bump when the on-disk layout or the way sequences are built changes: old caches then miss."""
-READABLE_FORMAT_VERSIONS: tuple[int, ...] = (1, 2, 3)
+READABLE_FORMAT_VERSIONS: tuple[int, ...] = (1, 2, 3, 4)
 """Versions `open_dataset` accepts. Versions 1 and 2 lack the query splits or the tails' text, so a
 dataset given explicitly (--dataset, data.dataset_dir) still trains, but `eval` asks for a rebuild;
 the cache rebuilds anyway."""

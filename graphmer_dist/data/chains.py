@@ -63,6 +63,11 @@ class Sequences:
     head_length: np.ndarray    # (S, R) int32
     num_injected: int
 
+    def with_triples(self) -> Sequences:
+        """Only the sequences that carry at least one injected triple (`data.train_sequences`)."""
+        keep = self.leaf_relation.any(axis=1)
+        return Sequences(self.input_ids[keep], self.leaf_relation[keep], self.head_length[keep], self.num_injected)
+
 
 def chunk_roots(ids: np.ndarray, num_roots: int, seq_len: int) -> np.ndarray:
     """(S, N) int32 with roots filled as [CLS] chunk [SEP] [PAD]…, leaves all [PAD]."""

@@ -16,6 +16,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from graphmer_dist.config import Config
+from graphmer_dist.errors import DataError
 from graphmer_dist.data.cache import DATASET_FORMAT_VERSION, MANIFEST
 from graphmer_dist.data.chains import Injection, TripleIndex, build_file_sequences
 from graphmer_dist.data.query_splits import QuerySplitSampler
@@ -52,20 +53,33 @@ def write_dataset(folder: Path, kg, config: Config, content_hash: str, corpus_ro
                 for lp, held_out in LP_SPLITS.items() if data.max_lp_sequences > 0]
     writers = {split: ShardWriter(folder, split, data.shard_size, model.num_roots) for split in SPLITS}
     files_per_split: Counter[str] = Counter()
+    left_out = 0  # train chunks without a triple (data.train_sequences)
     for extraction, ids, offsets in _encoded_files(tokenizer, kg.files):
         relative = os.path.relpath(extraction.source.path, extraction.source.root)
         split = file_split(relative, data.file_val_fraction, data.file_test_fraction)
         files_per_split[split] += 1
-        writers[split].add(build_file_sequences(ids, offsets, extraction.mentions, indexes[split],
-                                                model.num_roots, model.leaves_per_root))
+        sequences = build_file_sequences(ids, offsets, extraction.mentions, indexes[split],
+                                         model.num_roots, model.leaves_per_root)
+        if split == "train" and data.train_sequences == "with_triples":
+            kept = sequences.with_triples()
+            left_out += len(sequences.input_ids) - len(kept.input_ids)
+            sequences = kept
+        writers[split].add(sequences)
         for sampler in samplers:
             sampler.add_file(relative, ids, offsets, extraction.mentions, model.num_roots, model.leaves_per_root)
     shards = {split: writer.close() for split, writer in writers.items()}
+    if writers["train"].num_sequences == 0 and left_out:
+        raise DataError(
+            f"none of the {left_out} chunks of the corpus's training files carries a triple, so "
+            "data.train_sequences=with_triples leaves the train split empty. Use a larger corpus, or set "
+            "data.train_sequences=all to train on chunks without triples.")
     for sampler in samplers:
         writers[sampler.split] = ShardWriter(folder, sampler.split, data.shard_size, model.num_roots)
         shards[sampler.split] = sampler.write(writers[sampler.split])
     manifest = _manifest(kg, config, content_hash, corpus_roots, writers, shards, tokenizer)
     manifest["num_files_by_split"] = {split: files_per_split[split] for split in SPLITS}
+    manifest["train_sequences"] = data.train_sequences
+    manifest["num_train_sequences_left_out"] = left_out
     manifest["num_triples_by_split"] = {split: splits_of_triples.count(split) for split in SPLITS}
     manifest["triple_split_by"] = data.triple_split_by
     manifest["num_pair_shortcuts"] = pair_shortcuts(kg.triples, splits_of_triples)
