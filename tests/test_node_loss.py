@@ -37,14 +37,16 @@ def test_a_lost_node_is_recovered_from_the_last_s3_checkpoint(s3, tiny_dataset, 
     result = json.loads(lines[-1][len("RESULT "):])
 
     assert result["exit"] == 0 and result["final_step"] == STEPS, result
-    # Recovered from a checkpoint that was whole in S3 when the node went (not from scratch), and trained
-    # on from there to the end.
-    resumed_from = result["first_step_after"] - 1
-    assert resumed_from >= 2 and resumed_from in result["whole_at_removal"], result
-    steps = result["steps"]
-    last_start = len(steps) - 1 - steps[::-1].index(resumed_from + 1)
-    assert steps[last_start:] == list(range(resumed_from + 1, STEPS + 1)), result
-
     manager = CheckpointManager(open_storage(s3.uri("run"), s3.endpoint), cache_dir=tmp_path / "verify")
     every = [ref.step for ref in manager.all_refs()]
     assert [ref.step for ref in manager.list_valid()] == every and every[-1] == STEPS, every
+
+    # Recovered from a checkpoint (not from scratch), no older than the newest one that was whole when the
+    # node went: the surviving rank may still publish a later one before the restart (CI: whole at
+    # removal [2], resumed from 4), and then that one is the right place to resume. Trained on from there.
+    resumed_from = result["first_step_after"] - 1
+    assert resumed_from % 2 == 0, result  # node_loss.py checkpoints every 2 steps
+    assert resumed_from >= max(result["whole_at_removal"]) >= 2, result
+    steps = result["steps"]
+    last_start = len(steps) - 1 - steps[::-1].index(resumed_from + 1)
+    assert steps[last_start:] == list(range(resumed_from + 1, STEPS + 1)), result
