@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import shutil
+import time
 from pathlib import Path
 
 import ray.train
@@ -25,11 +26,14 @@ from graphmer_dist.train.loop import local_hooks
 from launch.ray_console import RelayClient
 
 log = logging.getLogger(__name__)
+STOP_POLL_S = 1.0
+"""How often rank 0 asks the driver whether a signal came (an actor round trip; it is asked every step)."""
 
 
 class RayHooks:
     def __init__(self, job: dict) -> None:
         self.stop_flag = job.get("stop_flag")
+        self._asked, self._next_poll = False, 0.0
         # rank 0's progress display goes to the driver's console (launch/ray_console.py)
         self.console = RelayClient(job["console"]) if job.get("console") is not None else None
         # A fresh Ray run may continue a run folder's older checkpoints (or a --resume path).
@@ -51,7 +55,15 @@ class RayHooks:
             return self.fallback.resume_checkpoint()
 
     def stop_requested(self) -> bool:
-        return self.stop_flag is not None and ray.get(self.stop_flag.get.remote()) is not None
+        # At most every STOP_POLL_S (a signal's grace period is tens of seconds), and a yes is kept: with
+        # an actor call per step, the driver's relay actor was the busiest Ray process of a 1-worker run.
+        if self.stop_flag is None or self._asked:
+            return self._asked
+        now = time.monotonic()
+        if now >= self._next_poll:
+            self._next_poll = now + STOP_POLL_S
+            self._asked = ray.get(self.stop_flag.get.remote()) is not None
+        return self._asked
 
     def staging_dir(self, step: int, rank: int) -> str:
         # One folder per run and rank (Ray uploads a rank's folder whole, so ranks never share one), named
