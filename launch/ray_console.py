@@ -27,20 +27,11 @@ class DriverLink:
     """The driver's one actor for a run (each actor is a process to start): rank 0's display events go
     up until the driver drains them (Ray keeps one caller's order), and a stop request goes down — set
     when the driver receives SIGTERM/SIGINT, polled by rank 0 at most once a second (launch/ray_hooks.py).
-    Signals do not reach Ray's workers (they run under the raylet, the loop off their main thread). It
-    also tells each rank whether this is the run's first worker group (`first_start`): only a restarted
-    group may take Ray's checkpoint over the user's --resume choice."""
+    Signals do not reach Ray's workers (they run under the raylet, the loop off their main thread)."""
 
     def __init__(self) -> None:
         self.events: list[tuple] = []
         self.signal_name: str | None = None
-        self.started_ranks: set[int] = set()
-
-    def first_start(self, rank: int) -> bool:
-        """True the first time `rank` asks in this run, False in every group Ray restarts."""
-        first = rank not in self.started_ranks
-        self.started_ranks.add(rank)
-        return first
 
     def set(self, signal_name: str) -> None:
         self.signal_name = self.signal_name or signal_name

@@ -5,9 +5,10 @@ reports with `checkpoint_dir_name="step-NNNNNNN"` (supported by `ray.train.repor
 Ray's checkpoint folders *are* our `<run_dir>/checkpoints/step-NNNNNNN/` — written once (from each
 rank's temp folder), pruned by `CheckpointConfig(num_to_keep=checkpoint.keep)`, and readable by
 `--strategy single` and `graphmer-launch eval` like any other. Ray keeps its own bookkeeping
-(`checkpoint_manager_snapshot.json`) in the same folder; re-running with the same run folder lets a
-retried group resume from Ray's last registered checkpoint, and a new run falls back to our
-newest-valid-checkpoint search (`launch/ray_hooks.py`).
+(`checkpoint_manager_snapshot.json`) in the same folder, and a group Ray retries within a launch resumes
+from Ray's last registered checkpoint. Each launch starts that bookkeeping afresh
+(`forget_earlier_ray_runs`): a new run finds its checkpoint through --resume and our newest-valid-checkpoint
+search (`launch/ray_hooks.py`), and our retention prunes the folder when the run ends.
 
 Ray Train V2 (the default in 2.60): no `resume_from_checkpoint`, `verbose`, `checkpoint_frequency`
 or `trainer_resources` (they raise). S3 run folders: Ray gets a pyarrow filesystem over our boto3 storage
@@ -19,8 +20,8 @@ excludes the top-level .venv, runs and data folders anchored with a leading "/":
 like .gitignore, and a bare "data" would also drop graphmer_dist/data from the upload.
 
 Preemption: signals reach the driver, not Ray's workers, so the driver forwards SIGTERM/SIGINT to its
-`DriverLink` actor (launch/ray_console.py) that rank 0 polls each step; the workers checkpoint and the
-run exits 75.
+`DriverLink` actor (launch/ray_console.py) that rank 0 polls (at most once a second); the workers
+checkpoint and the run exits 75.
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ import signal
 import threading
 from typing import Any, Callable
 
+from graphmer_dist.checkpoint import CheckpointManager
 from graphmer_dist.errors import ClusterError, UserError
+from graphmer_dist.storage import open_storage
 from graphmer_dist.train.preemption import EXIT_PREEMPTED
+
+RAY_RUN_SNAPSHOT = "checkpoint_manager_snapshot.json"
+"""Ray Train's record of a run's registered checkpoints, in `<storage_path>/<name>/` (Ray 2.60)."""
 
 def connect(address: str | None, num_cpus: int | None = None) -> None:
     """Join a running cluster (`address`, e.g. 'auto' under `ray job submit`) or start a local one,
@@ -143,6 +149,8 @@ def run_with_ray(job: dict, use_gpu: bool, address: str | None,
     link = DriverLink.options(scheduling_strategy=here).remote()  # stop requests to rank 0, its console to us
     job = {**job, "stop_flag": link, "console": link}
     previous = forward_signals(link)
+    run_folder = open_storage(job["run_dir"], job["config"]["checkpoint"]["s3_endpoint"] or None)
+    forget_earlier_ray_runs(run_folder)
     try:
         with ConsolePump(link):
             result = build_trainer(job, use_gpu, loop, private_cluster=address is None).fit()
@@ -158,7 +166,18 @@ def run_with_ray(job: dict, use_gpu: bool, address: str | None,
     # ends with a checkpoint, so its step tells a finished run from a stopped one.
     metrics = dict(result.metrics or {})
     done = metrics.get("step") == job["config"]["train"]["steps"]
+    # Ray pruned only this launch's checkpoints; older launches' ones go by the single-process rule.
+    CheckpointManager(run_folder, keep=job["config"]["checkpoint"]["keep"]).prune()
     return (0 if done else EXIT_PREEMPTED), metrics
+
+
+def forget_earlier_ray_runs(run_folder) -> None:
+    """Remove the bookkeeping an earlier launch's Ray Train left in the run folder. Ray restores a run by
+    storage path and name (ours fixed: `<run_dir>/checkpoints`), so a new launch was handed the earlier
+    run's last checkpoint whatever --resume said (`--resume never` continued from it), and Ray's retention
+    then deleted folders by the earlier run's entries: a fresh run rewriting `step-0000002` lost it, and
+    the next launch failed on "a corrupted run directory". Only Ray's own file goes; no checkpoint does."""
+    run_folder.delete_prefix(f"checkpoints/{RAY_RUN_SNAPSHOT}")
 
 
 def forward_signals(stop_flag) -> dict:

@@ -41,10 +41,7 @@ class RayHooks:
 
     def resume_checkpoint(self) -> str | None:
         checkpoint = ray.train.get_checkpoint()
-        # Ray also hands a new run the last checkpoint an earlier run registered in the same folder (it
-        # restores a run by its storage path and name, fixed here): a first worker group follows the
-        # user's --resume (never, a path, or auto) through the run folder; a restarted group takes Ray's.
-        if checkpoint is None or self._first_start():
+        if checkpoint is None:  # first worker group of this launch (see forget_earlier_ray_runs): --resume decides
             return self.fallback.resume_checkpoint()
         # Ray hands back the last checkpoint it registered after a worker-group restart: one of the run
         # folder's, which a node lost mid-upload can leave torn. Verify it like any other (S3: downloaded
@@ -56,11 +53,6 @@ class RayHooks:
             log.warning("Ray's checkpoint %s is not intact (%s); resuming from the run folder's newest valid "
                         "checkpoint instead", checkpoint.path, exc)
             return self.fallback.resume_checkpoint()
-
-    def _first_start(self) -> bool:
-        if self.stop_flag is None:  # no driver link (a loop started outside launch.ray_driver)
-            return False
-        return ray.get(self.stop_flag.first_start.remote(ray.train.get_context().get_world_rank()))
 
     def stop_requested(self) -> bool:
         # At most every STOP_POLL_S (a signal's grace period is tens of seconds), and a yes is kept: with

@@ -1,9 +1,10 @@
 """A Ray run follows the user's --resume even where an earlier Ray run used the same run folder.
 
 Ray Train restores a run by its storage path and name (ours: `<run_dir>/checkpoints`), so a new run in that
-folder is handed the last checkpoint the earlier run registered. Before the fix, `--resume never` there
-silently continued from it: the second run below trained nothing (and a probe with fewer steps than the
-earlier run's checkpoint exited 75, "stopped early at step 400/300").
+folder was handed the last checkpoint the earlier run registered: `--resume never` there silently continued
+from it (the second run below trained nothing). With that fixed alone, Ray's retention then deleted the
+fresh run's `step-0000002` by the earlier run's entry of the same name, and the third run failed on "a
+corrupted run directory". Each launch now starts Ray's bookkeeping afresh (launch/ray_driver.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ RUN = ["model.attention=eager", "train.precision=fp32", "train.log_every=1", "tr
        "train.global_batch_size=4"]
 
 
-def test_resume_never_starts_fresh_in_a_folder_an_earlier_ray_run_used(ray_cluster, tiny_dataset, tmp_path):
+def test_resume_never_starts_fresh_and_auto_continues_in_a_folder_an_earlier_ray_run_used(
+        ray_cluster, tiny_dataset, tmp_path):
     run_dir = tmp_path / "run"
     assert run_on_ray(tiny_dataset, run_dir, RUN) == 0
     assert [row["step"] for row in train_rows(run_dir)] == [1, 2, 3, 4]
@@ -27,9 +29,6 @@ def test_resume_never_starts_fresh_in_a_folder_an_earlier_ray_run_used(ray_clust
     # metrics.jsonl is appended to: the second run's rows start again at step 1.
     assert [row["step"] for row in train_rows(run_dir)] == [1, 2, 3, 4, 1, 2, 3, 4]
 
-
-def test_resume_auto_continues_from_the_earlier_ray_runs_checkpoint(ray_cluster, tiny_dataset, tmp_path):
-    run_dir = tmp_path / "run"
-    assert run_on_ray(tiny_dataset, run_dir, RUN) == 0
-    assert run_on_ray(tiny_dataset, run_dir, [*RUN[:4], "train.steps=6", *RUN[5:], "checkpoint.resume=auto"]) == 0
-    assert [row["step"] for row in train_rows(run_dir)] == [1, 2, 3, 4, 5, 6]
+    longer = [*RUN[:4], "train.steps=6", *RUN[5:], "checkpoint.resume=auto"]
+    assert run_on_ray(tiny_dataset, run_dir, longer) == 0
+    assert [row["step"] for row in train_rows(run_dir)] == [1, 2, 3, 4, 1, 2, 3, 4, 5, 6]
