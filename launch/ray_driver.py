@@ -31,13 +31,12 @@ import signal
 import threading
 from typing import Any, Callable
 
-from graphmer_dist.checkpoint import CheckpointManager
 from graphmer_dist.errors import ClusterError, UserError
-from graphmer_dist.storage import open_storage
 from graphmer_dist.train.preemption import EXIT_PREEMPTED
 
 RAY_RUN_SNAPSHOT = "checkpoint_manager_snapshot.json"
 """Ray Train's record of a run's registered checkpoints, in `<storage_path>/<name>/` (Ray 2.60)."""
+
 
 def connect(address: str | None, num_cpus: int | None = None) -> None:
     """Join a running cluster (`address`, e.g. 'auto' under `ray job submit`) or start a local one,
@@ -149,8 +148,9 @@ def run_with_ray(job: dict, use_gpu: bool, address: str | None,
     link = DriverLink.options(scheduling_strategy=here).remote()  # stop requests to rank 0, its console to us
     job = {**job, "stop_flag": link, "console": link}
     previous = forward_signals(link)
-    run_folder = open_storage(job["run_dir"], job["config"]["checkpoint"]["s3_endpoint"] or None)
-    forget_earlier_ray_runs(run_folder)
+    from graphmer_dist.train.loop import local_hooks
+    checkpoints = local_hooks(job).manager  # the run folder's manager, as a single process would open it
+    forget_earlier_ray_runs(checkpoints.storage)
     try:
         with ConsolePump(link):
             result = build_trainer(job, use_gpu, loop, private_cluster=address is None).fit()
@@ -167,7 +167,7 @@ def run_with_ray(job: dict, use_gpu: bool, address: str | None,
     metrics = dict(result.metrics or {})
     done = metrics.get("step") == job["config"]["train"]["steps"]
     # Ray pruned only this launch's checkpoints; older launches' ones go by the single-process rule.
-    CheckpointManager(run_folder, keep=job["config"]["checkpoint"]["keep"]).prune()
+    checkpoints.prune()
     return (0 if done else EXIT_PREEMPTED), metrics
 
 
