@@ -144,7 +144,8 @@ class DataConfig:
     shard_size: int = 1024
     """Sequences per shard file."""
     workers: int = 0
-    """Processes for extraction; 0 = one per CPU core."""
+    """Processes for extraction; 0 = one per CPU core. Above 1, the tokenizer also trains and encodes in a
+    helper process while the KG links (data/corpus_encoding.py)."""
     tokenizer_min_frequency: int = 2
     max_lp_sequences: int = 4096
     """Cap per link-prediction split (val_lp, test_lp): sequences from ANY file that carry held-out

@@ -6,6 +6,7 @@ needed, builds into a staging folder and renames it into place once `manifest.js
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Callable
 
 from graphmer_dist.config import Config
 from graphmer_dist.data.cache import check_replaceable, dataset_key, install, read_manifest, staging_dir
+from graphmer_dist.data.corpus_encoding import start_encoding
 from graphmer_dist.data.writer import write_dataset
 
 Log = Callable[[str], None]
@@ -42,10 +44,15 @@ def build_or_reuse(config: Config, corpus: list[str] | None = None, out: Path | 
         return target, True
     check_replaceable(target)
     log(f"building dataset {target} from {len(sources)} files ({len(skipped)} skipped while scanning)")
-    graph = kg.extract_corpus(paths, config.data)  # DataError when no file parses
+    raws, skipped_files = kg.parse_corpus(paths, config.data)  # DataError when no file parses
+    # The tokenizer needs only the texts: it trains and encodes on the other core while this one links.
+    encoding = start_encoding([raw.text for raw in raws], config.model.vocab_size,
+                              config.data.tokenizer_min_frequency, config.data.workers or os.cpu_count() or 1)
+    graph = kg.link_corpus(raws, skipped_files)
+    del raws  # the graph's files keep the texts; the raw facts are done with
     staging = staging_dir(target)
     try:
-        write_dataset(staging, graph, config, key, roots, started)
+        write_dataset(staging, graph, config, key, roots, started, encoding=encoding)
         install(staging, target)
     finally:
         if staging.exists():  # a failed build leaves no half-written folder behind

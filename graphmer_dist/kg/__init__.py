@@ -7,7 +7,7 @@ corpus (`resolver.py`, `points_to.py`, `link.py`) and checks the result against 
 """
 
 from graphmer_dist.kg.discover import default_corpus, discover_sources
-from graphmer_dist.kg.extract import extract_corpus
+from graphmer_dist.kg.extract import extract_corpus, link_corpus, parse_corpus
 from graphmer_dist.kg.ontology import DOMAIN_RANGE, check_ontology
 from graphmer_dist.kg.types import (ENTITY_KINDS, SKIP_REASONS, FileExtraction, KnowledgeGraph, Mention,
                                     OntologyReport, Skipped, SourceFile, Triple, surface)
@@ -15,5 +15,5 @@ from graphmer_dist.kg.types import (ENTITY_KINDS, SKIP_REASONS, FileExtraction, 
 __all__ = [
     "DOMAIN_RANGE", "ENTITY_KINDS", "SKIP_REASONS", "FileExtraction", "KnowledgeGraph", "Mention",
     "OntologyReport", "Skipped", "SourceFile", "Triple", "check_ontology", "default_corpus",
-    "discover_sources", "extract_corpus", "surface",
+    "discover_sources", "extract_corpus", "link_corpus", "parse_corpus", "surface",
 ]

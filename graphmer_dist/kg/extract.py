@@ -1,6 +1,7 @@
 """`extract_corpus`: discover files, extract them in a process pool, link them into one graph.
 
-Files are sorted by path and cut into contiguous chunks; `ProcessPoolExecutor.map` returns chunks in
+The two halves are also callable apart (`parse_corpus`, then `link_corpus`): the dataset build starts
+the tokenizer on the parsed texts while the parent links (`data/build.py`). Files are sorted by path and cut into contiguous chunks; `ProcessPoolExecutor.map` returns chunks in
 submission order, so the result is identical for any number of workers.
 """
 
@@ -23,6 +24,11 @@ _CHUNKS_PER_WORKER = 8
 
 
 def extract_corpus(paths: list[str], data: DataConfig) -> KnowledgeGraph:
+    return link_corpus(*parse_corpus(paths, data))
+
+
+def parse_corpus(paths: list[str], data: DataConfig) -> tuple[list[RawFile], list[Skipped]]:
+    """Every file's raw facts, in path order, and the files skipped; DataError when none parses."""
     sources, skipped = discover_sources(paths, data)
     _require_languages(data)
     raws: list[RawFile] = []
@@ -36,6 +42,10 @@ def extract_corpus(paths: list[str], data: DataConfig) -> KnowledgeGraph:
             f"none of the {len(sources)} source files in the corpus {list(paths) or 'standard library'} "
             f"could be parsed (reasons: {_reason_counts(skipped)}). Point data.corpus (or --corpus) at "
             "UTF-8 source files that parse with this Python version.")
+    return raws, skipped
+
+
+def link_corpus(raws: list[RawFile], skipped: list[Skipped]) -> KnowledgeGraph:
     resolver, triples, files = link(raws)
     ontology = check_ontology(triples, resolver.entities)
     return KnowledgeGraph(files=files, skipped=sorted(skipped, key=lambda s: s.path), triples=triples,
