@@ -57,3 +57,18 @@ def test_two_worker_ddp_console_is_the_single_run_console(ray_cluster, tiny_data
     assert len(logs) == 1 and Path(logs[0].split(": ", 1)[1]).is_dir(), logs
     # Nothing else: the plan, the Ray log location, the rows, the summary.
     assert len(after_plan) == len(expected) + len(logs), after_plan
+
+
+def test_progress_rows_go_up_in_batches_without_losing_or_reordering_one(ray_cluster):
+    from launch.ray_console import DriverLink, RelayClient
+    link = DriverLink.remote()
+    client = RelayClient(link)
+    rows = [("update", step, {"loss": 9.0 - step}) for step in range(1, 6)]
+    for row in rows:  # five rows in far less than FLUSH_S: the first goes at once, the rest wait
+        client.send(row)
+    assert ray_cluster.get(link.drain.remote()) == rows[:1]
+    client.send(("message", "validation tail MRR ..."))  # a message goes at once, after what waited
+    assert ray_cluster.get(link.drain.remote()) == [*rows[1:], ("message", "validation tail MRR ...")]
+    client.send(("update", 6, None))
+    client.send(("close",), wait=True)
+    assert ray_cluster.get(link.drain.remote()) == [("update", 6, None), ("close",)]
