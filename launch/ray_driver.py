@@ -120,7 +120,7 @@ def build_trainer(job: dict, use_gpu: bool, loop: Callable[[dict], None] | None 
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 
     from launch.ray_hooks import ray_train_loop
-    from launch.ray_lean import trainer_class
+    from launch.ray_lean import trainer_class, worker_runtime_env
     TorchTrainer = trainer_class(private_cluster)
     parallel, checkpoint = job["config"]["parallel"], job["config"]["checkpoint"]
     storage_path, filesystem = storage(job["run_dir"], checkpoint["s3_endpoint"])
@@ -131,7 +131,8 @@ def build_trainer(job: dict, use_gpu: bool, loop: Callable[[dict], None] | None 
                                      resources_per_worker={"CPU": parallel["cpus_per_worker"]}),
         run_config=RunConfig(name="checkpoints", storage_path=storage_path, storage_filesystem=filesystem,
                              failure_config=FailureConfig(max_failures=parallel["max_failures"]),
-                             checkpoint_config=CheckpointConfig(num_to_keep=checkpoint["keep"])))
+                             checkpoint_config=CheckpointConfig(num_to_keep=checkpoint["keep"]),
+                             worker_runtime_env=worker_runtime_env()))
 
 
 def run_with_ray(job: dict, use_gpu: bool, address: str | None,

@@ -15,7 +15,10 @@ Ray starts its workers at niceness 15 (so that its own daemons stay responsive);
 cluster the workers *are* the job, and at niceness 15 any other process on the machine takes the CPU
 from them (measured: benchmarks/single_vs_ray.py). A user's own RAY_worker_niceness wins.
 
-GRAPHMER_RAY_STOCK=1 runs Ray Train as shipped (every actor, Ray's niceness): the escape hatch if a Ray
+The workers also get one malloc arena (`WORKER_ENV`, below): Ray Train runs our loop off the worker's
+main thread, which cost ~8% of the tokens/s in glibc's per-thread heaps.
+
+GRAPHMER_RAY_STOCK=1 runs Ray Train as shipped (every actor, Ray's niceness, Ray's worker environment): the escape hatch if a Ray
 release changes the internals this module names, and the benchmark's "before".
 """
 
@@ -32,6 +35,23 @@ STOCK_ENV = "GRAPHMER_RAY_STOCK"
 
 def stock() -> bool:
     return os.environ.get(STOCK_ENV, "0") not in ("", "0")
+
+
+WORKER_ENV = {"MALLOC_ARENA_MAX": "1"}
+"""Environment of Ray Train's worker processes, wherever they run. Ray Train calls the training loop on a
+second thread of the worker; glibc gives such a thread a malloc arena of its own, made of 64 MiB heaps
+that give memory back when a step's tensors are freed and fault it in again in the next step. The same
+loop on a second thread of a plain process made a median 0.92× the tokens/s of the main thread (8 ABBA
+rounds, 0.86–1.02×; ~15,500 vs ~13,000 page faults a step), and 1.02× with one arena (8 rounds,
+0.87–1.14×; cpu-small, 2 threads, benchmarks/loop_on_thread.py). One arena is what the single-process
+path has: its loop is the main thread's. A value the driver's environment sets wins."""
+
+
+def worker_runtime_env() -> dict:
+    """`RunConfig(worker_runtime_env=...)` for the training workers (empty under GRAPHMER_RAY_STOCK)."""
+    if stock():
+        return {}
+    return {"env_vars": {name: os.environ.get(name, value) for name, value in WORKER_ENV.items()}}
 
 
 def private_cluster_env() -> dict[str, str]:

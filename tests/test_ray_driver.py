@@ -71,6 +71,10 @@ def test_ddp_worker_killed_mid_run_restarts_from_checkpoint_and_matches_uninterr
                     tamper_with_weights(Path(job["run_dir"]) / "checkpoints" / "step-0000004" / "model.pt")
                     os._exit(1)
 
+        # launch/ray_lean.py's WORKER_ENV: the loop runs off the worker's main thread, with one malloc arena
+        rank = ray.train.get_context().get_world_rank()
+        Path(job["run_dir"]).mkdir(parents=True, exist_ok=True)
+        Path(job["run_dir"], f"arena-max-rank{rank}").write_text(os.environ.get("MALLOC_ARENA_MAX", "unset"))
         train_loop_per_worker(job, DyingHooks(job))
 
     from launch.ray_driver import run_with_ray
@@ -81,6 +85,7 @@ def test_ddp_worker_killed_mid_run_restarts_from_checkpoint_and_matches_uninterr
     code, metrics = run_with_ray(job, use_gpu=False, address=None, loop=loop_that_dies_once)
     assert os.path.exists(marker), "the fault was never injected"
     assert code == 0 and metrics["step"] == 6
+    assert [(tmp_path / "killed" / f"arena-max-rank{r}").read_text() for r in (0, 1)] == ["1", "1"]
     # On a private cluster Ray Train starts no DatasetManager, PlacementGroupCleaner or autoscaling
     # coordinator (launch/ray_lean.py), through a worker-group restart too.
     started = {name for actor_id, name in ray_actors().items() if actor_id not in before}

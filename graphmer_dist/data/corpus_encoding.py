@@ -8,11 +8,13 @@ process at that moment, so both cores work (`data/build.py`), or, for small corp
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -93,8 +95,12 @@ def encode_beside(texts: list[str], vocab_size: int, min_frequency: int) -> _Pen
     """Start `encode_corpus` in a helper process; `.result()` waits for it. A fresh interpreter, not a
     multiprocessing child: a fork would copy the caller's threads' locks mid-use (Ray's, a console
     pump's), and spawn would re-run a caller's script that lacks a `__main__` guard."""
+    # This package's folder first on the helper's path: the caller may have found it through a sys.path
+    # entry of its own (a script in a checkout), which a fresh interpreter would not have.
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     helper = subprocess.Popen([sys.executable, "-c", f"from {__name__} import _serve; _serve()"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
     with helper.stdin:  # the helper reads all of it before it writes anything: no deadlock
         pickle.dump((texts, vocab_size, min_frequency), helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
     return _Pending(helper)
