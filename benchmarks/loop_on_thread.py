@@ -80,8 +80,8 @@ def main() -> int:
         results = {arm: run(arm, args) for arm in order}
         for arm in ratios:
             ratios[arm].append(results[arm][0] / results["main thread"][0])
-        print(f"round {round_index + 1}: " + ", ".join(
-            f"{arm} {results[arm][0]:,.0f} tokens/s, {results[arm][1]:,.0f} page faults/step" for arm in arms), flush=True)
+        shown = (f"{arm} {results[arm][0]:,.0f} tokens/s, {results[arm][1]:,.0f} page faults/step" for arm in arms)
+        print(f"round {round_index + 1}: " + ", ".join(shown), flush=True)
     for arm, values in ratios.items():
         print(f"{arm} / main thread: median {statistics.median(values):.3f}, range {min(values):.3f}–"
               f"{max(values):.3f} over {len(values)} rounds")

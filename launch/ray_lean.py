@@ -18,8 +18,8 @@ from them (measured: benchmarks/single_vs_ray.py). A user's own RAY_worker_nicen
 The workers also get one malloc arena (`WORKER_ENV`, below): Ray Train runs our loop off the worker's
 main thread, which cost ~8% of the tokens/s in glibc's per-thread heaps.
 
-GRAPHMER_RAY_STOCK=1 runs Ray Train as shipped (every actor, Ray's niceness, Ray's worker environment): the escape hatch if a Ray
-release changes the internals this module names, and the benchmark's "before".
+GRAPHMER_RAY_STOCK=1 runs Ray Train as shipped (every actor, Ray's niceness, Ray's worker environment):
+the escape hatch if a Ray release changes the internals this module names, and the benchmark's "before".
 """
 
 from __future__ import annotations

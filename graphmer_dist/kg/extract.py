@@ -1,8 +1,9 @@
 """`extract_corpus`: discover files, extract them in a process pool, link them into one graph.
 
 The two halves are also callable apart (`parse_corpus`, then `link_corpus`): the dataset build starts
-the tokenizer on the parsed texts while the parent links (`data/build.py`). Files are sorted by path and cut into contiguous chunks; `ProcessPoolExecutor.map` returns chunks in
-submission order, so the result is identical for any number of workers.
+the tokenizer on the parsed texts while the parent links (`data/build.py`). Files are sorted by path and
+cut into contiguous chunks; `ProcessPoolExecutor.map` returns chunks in submission order, so the result
+is identical for any number of workers.
 """
 
 from __future__ import annotations
