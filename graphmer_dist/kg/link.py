@@ -127,14 +127,28 @@ def _add_call(resolver: Resolver, head: str, tail: str, out: set[tuple[str, str,
         _tested(resolver, head, tail, out, tests)
 
 
+TEST_FRAMEWORKS = frozenset({"unittest", "doctest", "pytest", "_pytest"})
+"""Top-level packages a test is written WITH, not what it tests: `self.assertEqual(...)` in a test of
+`shlex` does not test `unittest`. Where the framework is in the corpus (the stdlib has unittest), these
+calls were half of all `tested_by` facts (29,793 of 58,291: `assertEqual` alone "tested by" 5,868 tests)
+and 18% of the link-prediction test queries. A framework's own tests (`unittest.test.*`) still test it."""
+
+
 def _tested(resolver: Resolver, head: str, tail: str, out: set[tuple[str, str, str]], tests: set[str]) -> None:
-    if head in tests and tail in resolver.parent and not _in_test_code(resolver, tail):
+    if (head in tests and tail in resolver.parent and not _in_test_code(resolver, tail)
+            and not _test_framework_call(resolver, head, tail)):
         out.add((head, "tests", tail))
         out.add((tail, "tested_by", head))
 
 
 def _in_test_code(resolver: Resolver, qname: str) -> bool:
     return is_test_module(resolver.module_of(qname))
+
+
+def _test_framework_call(resolver: Resolver, test: str, tail: str) -> bool:
+    """Whether `tail` belongs to a test framework that `test` is not itself part of."""
+    package = resolver.module_of(tail).split(".", 1)[0]
+    return package in TEST_FRAMEWORKS and resolver.module_of(test).split(".", 1)[0] != package
 
 
 def _depends_on(resolver: Resolver, out: set[tuple[str, str, str]]) -> None:

@@ -33,7 +33,7 @@ parameters, returns, attributes, containers, decorators, annotations), `g()` eve
 | returns        | function, method → class, exception, external     | its return annotation names the type, or it returns `Type(...)` |
 | raises         | code → class, exception, external                 | `raise X` or `raise X(...)` |
 | catches        | code → class, exception, external                 | `except X` / `except (X, Y)` |
-| tested_by      | class, exception, function, method → function, method | a test (named test* in a test module) calls / invokes / instantiates it |
+| tested_by      | class, exception, function, method → function, method | a test (named test* in a test module) calls / invokes / instantiates it; never the test framework the test is written with (unittest, doctest, pytest) |
 | tests          | function, method → class, exception, function, method | inverse of tested_by |
 | annotated_with | class, exception, function, method → class, function, method, external | a decorator applied to it |
 | produces       | function, method → class, exception, external     | a generator yields `Type(...)` or is annotated `Iterator[Type]` / `Generator[Type, ...]` |
