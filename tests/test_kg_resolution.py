@@ -256,3 +256,42 @@ def test_own_variables_say_nothing_but_calls_to_own_definitions_do(tmp_path):
     assert triples(graph, "calls") == {("own", "own.helper"), ("own.outer", "own.outer.inner")}
     assert triples(graph, "instantiates") == {("own", "own.Box")}
 
+
+def test_tests_never_points_at_the_test_framework_a_test_is_written_with(tmp_path):
+    """With unittest in the corpus (as in the stdlib), `self.assertEqual(...)` in a test of `shlex` is
+    not a test of unittest; the framework's own tests still test it (kg/link.py, TEST_FRAMEWORKS)."""
+    graph = extract(tmp_path, {
+        "unittest/__init__.py": "from unittest.case import TestCase\n",
+        "unittest/case.py": """
+            class TestCase:
+                def assertEqual(self, a, b):
+                    return a == b
+        """,
+        "unittest/test/__init__.py": "",
+        "unittest/test/test_case.py": """
+            from unittest.case import TestCase
+
+            class TestAssertions(TestCase):
+                def test_equal(self):
+                    self.assertEqual(1, 1)
+        """,
+        "shlex.py": """
+            def split(text):
+                return text.split()
+        """,
+        "tests/test_shlex.py": """
+            import unittest
+            import shlex
+
+            class TestSplit(unittest.TestCase):
+                def test_split(self):
+                    self.assertEqual(shlex.split('a b'), ['a', 'b'])
+        """,
+    })
+    tests = triples(graph, "tests")
+    assert ("tests.test_shlex.TestSplit.test_split", "shlex.split") in tests
+    assert ("unittest.test.test_case.TestAssertions.test_equal", "unittest.case.TestCase.assertEqual") in tests
+    assert not any(tail.startswith("unittest.") for head, tail in tests if head.startswith("tests."))
+    # the call itself is still a fact: only "tests" leaves the framework out
+    assert ("tests.test_shlex.TestSplit.test_split", "unittest.case.TestCase.assertEqual") in triples(graph, "invokes")
+    assert {(t, h) for h, t in tests} == triples(graph, "tested_by")
