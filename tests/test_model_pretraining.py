@@ -105,3 +105,35 @@ def test_every_parameter_gets_a_gradient_even_without_triples():
     model(**batch)["loss"].backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None]
     assert not missing, f"parameters without a gradient: {missing}"
+
+
+def test_training_forward_skips_the_accuracy_counts_but_not_the_loss():
+    """optimizer_step passes count_accuracy=False: same loss, no argmax over the vocabulary."""
+    batch = tiny_batch()
+    torch.manual_seed(0)
+    model = GraphMERForPretraining(CONFIG.model, CONFIG.train).eval()
+    counted, uncounted = model(**batch), model(**batch, count_accuracy=False)
+    assert "root_correct" in counted and not {"root_correct", "root_count", "leaf_correct"} & set(uncounted)
+    for key in ("loss", "mlm_loss", "sbo_loss"):
+        assert torch.equal(counted[key], uncounted[key])
+
+
+def test_sbo_weight_zero_reports_the_sbo_loss_but_trains_only_the_rest():
+    """With train.sbo_weight 0 the SBO loss is logged but adds nothing: the SBO head's parameters get
+    zero gradients (DDP needs one for every parameter) and every other gradient equals the one of
+    the loss without SBO."""
+    batch = tiny_batch()
+    grads = {}
+    for weight in (0.0, 1.0):
+        torch.manual_seed(0)
+        model = GraphMERForPretraining(CONFIG.model, dataclasses.replace(CONFIG.train, sbo_weight=weight)).eval()
+        out = model(**batch)
+        loss = out["loss"] if weight == 0 else out["loss"] - out["sbo_loss"]
+        loss.backward()
+        grads[weight] = {name: p.grad.clone() for name, p in model.named_parameters()}
+        if weight == 0:
+            assert out["sbo_loss"].item() > 1 and not out["sbo_loss"].requires_grad
+            assert torch.allclose(out["loss"], out["mlm_loss"])
+            assert all(torch.all(g == 0) for name, g in grads[0].items() if name.startswith("sbo_head."))
+    for name, g in grads[0].items():
+        assert torch.allclose(g, grads[1][name], atol=1e-6), name

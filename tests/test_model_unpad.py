@@ -194,3 +194,16 @@ def test_recipe_options_keep_unpadded_equal_to_padded_and_change_the_model(optio
     assert added and all(p.grad is not None for p in added.values())
     assert all(p.grad.abs().max() > 0 for name, p in added.items() if not name.startswith(("copy_head.query",
                                                                                             "copy_head.key")))
+
+
+def test_eager_layers_pad_to_eight_nodes_compiled_ones_to_the_compile_bucket():
+    """Eager layers gain nothing from few shapes, so the encoder pads L less for them."""
+    from graphmer_dist.model.layout import BUCKET, EAGER_BUCKET
+    mask = mixed_batch()["attention_mask"]
+    longest = int(mask.sum(dim=1).max())
+    for attention, bucket in (("eager", EAGER_BUCKET), ("flex", BUCKET)):
+        torch.manual_seed(0)
+        encoder = GraphMERForPretraining(dataclasses.replace(CONFIG, attention=attention), TRAIN).encoder
+        length = encoder.layout(mask).length
+        assert length % bucket == 0 and longest <= length < longest + bucket
+    assert EAGER_BUCKET < BUCKET

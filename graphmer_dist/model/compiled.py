@@ -21,6 +21,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from graphmer_dist.model.zero3 import zero3_partitioned
+
 # B·H·N·N per layer call. The tiny config (4·2·64² = 32K) runs eagerly in milliseconds; cpu-small
 # (8·4·512² ≈ 8.4M) and larger compile.
 COMPILE_MIN_ELEMENTS = 1 << 20
@@ -44,7 +46,6 @@ def compiled_layer_forward() -> Callable:
 def worth_compiling(x: torch.Tensor, num_heads: int, layer: nn.Module) -> bool:
     """Large enough to pay, and not under DeepSpeed ZeRO-3, whose parameters are gathered by module
     hooks (collectives) at call time: tracing those into a compiled graph is not supported, so ZeRO-3
-    layers (recognisable by the `ds_id` DeepSpeed puts on each parameter) run eagerly."""
+    layers run eagerly (model/zero3.py)."""
     batch, n, _ = x.shape
-    zero3 = hasattr(next(layer.parameters()), "ds_id")
-    return batch * num_heads * n * n >= COMPILE_MIN_ELEMENTS and not zero3
+    return batch * num_heads * n * n >= COMPILE_MIN_ELEMENTS and not zero3_partitioned(layer)

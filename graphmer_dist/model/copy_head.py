@@ -58,8 +58,9 @@ class CopyHead(nn.Module):
 
     def target_log_prob(self, vocab_logits: torch.Tensor, own: torch.Tensor, hidden: torch.Tensor,
                         layout: NodeLayout, node_ids: torch.Tensor, batch: torch.Tensor, index: torch.Tensor,
-                        targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(log p(target) (M,), the mixture's argmax (M,) without gradient): what training needs. The
+                        targets: torch.Tensor, predict: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(log p(target) (M,), the mixture's argmax (M,) without gradient, or None without `predict`):
+        what training (log p only) and accuracy (the argmax too) need. The
         mixture is normalised, so its cross-entropy is −log p(target): one logsumexp over the vocabulary
         plus the copy mass at the target, instead of elementwise work over (M, V) and its backward. Equal
         to `forward` at the targets (tests/test_copy_head.py)."""
@@ -69,6 +70,8 @@ class CopyHead(nn.Module):
         copy_at_target = (attention * (source_ids == targets[:, None])).sum(dim=1, keepdim=True)
         log_p = torch.logaddexp(vocab.gather(1, targets[:, None]) - lse + log_g,
                                 log_not_g + torch.log(copy_at_target.clamp(min=1e-30)))[:, 0]
+        if not predict:
+            return log_p, None
         with torch.no_grad():
             # p(v) = g·softmax(v) + (1 − g)·copy(v), and copy(v) > 0 only at the sources: the argmax is the
             # vocabulary's argmax or one of the sources.

@@ -18,7 +18,7 @@ from graphmer_dist.model.attention import DecayAttention, key_bias_for
 from graphmer_dist.model.compiled import compiled_layer_forward, worth_compiling
 from graphmer_dist.model.distances import decay_mask, pair_hops
 from graphmer_dist.model.hgat import HGAT
-from graphmer_dist.model.layout import NodeLayout, compact_layout, flat_layout
+from graphmer_dist.model.layout import BUCKET, EAGER_BUCKET, NodeLayout, compact_layout, flat_layout
 from graphmer_dist.model.positions import RotaryPosition
 from graphmer_dist.tokens import PAD_ID
 
@@ -74,8 +74,10 @@ class GraphMER(nn.Module):
 
     def layout(self, attention_mask: torch.Tensor) -> NodeLayout:
         """The nodes this model computes for a batch: compact (model.unpad) or all N."""
-        build = compact_layout if self.config.unpad else flat_layout
-        return build(attention_mask, self.config.num_roots, self.config.leaves_per_root)
+        R, K = self.config.num_roots, self.config.leaves_per_root
+        if not self.config.unpad:
+            return flat_layout(attention_mask, R, K)
+        return compact_layout(attention_mask, R, K, BUCKET if self.compile_layers else EAGER_BUCKET)
 
     def decay(self, layout: NodeLayout) -> torch.Tensor:
         """The decay mask of the layout's nodes with 1/sqrt(d_h) folded in: (1, H, N, N) flat, (B, H, L, L)

@@ -4,7 +4,8 @@ A batch arrives flat, (B, N) with N = R·(K+1), but only ~15% of the positions h
 roots and the few leaf slots an injected tail filled. Padding never influences a real node (padded
 keys are masked, every other op is per position), so the unpadded path (model.unpad, the default)
 gathers each sequence's non-empty nodes into (B, L) and computes only those; L is the batch's longest
-count rounded up to a multiple of BUCKET, so the compiled layers see few distinct shapes.
+count rounded up to a multiple of BUCKET when the layers are compiled, so they see few distinct shapes,
+and of EAGER_BUCKET when they run eagerly (no shape to reuse, and every padded node costs time).
 
 Every node keeps its graph coordinates — root index ρ and leaf slot j (−1 for a root) — so the decay
 mask (and any position signal) is computed from them directly, in either layout.
@@ -20,7 +21,11 @@ from dataclasses import dataclass
 import torch
 
 BUCKET = 32
-"""L is rounded up to a multiple of this (capped at N): a new L means a recompile of the layers."""
+"""L is rounded up to a multiple of this (capped at N) for compiled layers: a new L means a recompile."""
+
+EAGER_BUCKET = 8
+"""The same for eager layers: cpu-1h's batches average L 152 at BUCKET and 140 at 8 (1,024 train
+sequences), ~7% less time per step measured."""
 
 
 def node_coordinates(num_roots: int, leaves_per_root: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,6 +13,7 @@ from graphmer_dist.model.heads import MaskedTokenHead, SpanBoundaryHead
 from graphmer_dist.model.init import init_graphmert
 from graphmer_dist.model.length_head import LengthHead
 from graphmer_dist.model.layout import NodeLayout
+from graphmer_dist.model.zero3 import zero3_partitioned
 
 IGNORE = -100
 
@@ -53,36 +54,50 @@ class GraphMERForPretraining(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor,
                 leaf_relation: torch.Tensor, head_length: torch.Tensor, sbo_index: torch.Tensor,
-                sbo_labels: torch.Tensor) -> dict[str, torch.Tensor]:
+                sbo_labels: torch.Tensor, count_accuracy: bool = True) -> dict[str, torch.Tensor]:
+        """The losses, and (count_accuracy) the accuracy counts. A training step reads only the loss, so
+        it passes count_accuracy=False: the counts need an argmax over the (M, V) scores, ~3% of a step."""
         hidden, layout = self.encoder.encode(input_ids, attention_mask, leaf_relation, head_length)  # (B, L, d)
         batch_idx, pos_idx = torch.nonzero(labels != IGNORE, as_tuple=True)            # masked positions only
         targets = labels[batch_idx, pos_idx]
-        token_loss, predicted = self._token_loss(hidden, layout, input_ids, batch_idx, pos_idx, targets)  # (M,)
+        token_loss, predicted = self._token_loss(hidden, layout, input_ids, batch_idx, pos_idx, targets,
+                                                 count_accuracy)                          # (M,), (M,) | None
         is_root = pos_idx < self.config.num_roots
 
-        sbo_logits = self.sbo_head(hidden, _sbo_in_layout(sbo_index, layout)).float()
-        sbo_loss = _mean(F.cross_entropy(sbo_logits, sbo_labels, reduction="none"))
+        # With train.sbo_weight 0 the SBO loss is still reported but computed without a graph: its
+        # backward (span head and its d×V projection, ~7% of a cpu-1h step) would only multiply by 0.
+        # Its parameters still get a gradient, zeros, so DDP's all-reduce sees every parameter — except
+        # under ZeRO-3, whose parameters only exist inside their module's forward: there the graph stays.
+        sbo_graph = self.train_config.sbo_weight != 0 or zero3_partitioned(self.sbo_head)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and sbo_graph):
+            sbo_logits = self.sbo_head(hidden, _sbo_in_layout(sbo_index, layout)).float()
+            sbo_loss = _mean(F.cross_entropy(sbo_logits, sbo_labels, reduction="none"))
         mlm_loss = _mean(token_loss)
-        loss = self._objective(token_loss, is_root, mlm_loss) + self.train_config.sbo_weight * sbo_loss
+        loss = self._objective(token_loss, is_root, mlm_loss)
+        loss = loss + (self.train_config.sbo_weight * sbo_loss if sbo_graph else _zero_gradient(self.sbo_head))
         out = {"mlm_loss": mlm_loss, "sbo_loss": sbo_loss}
         if self.length_head is not None:
             out["length_loss"] = self.length_head.loss(self.encoder.token_embedding, input_ids, leaf_relation,
                                                        head_length)
             loss = loss + out["length_loss"]
         out["loss"] = loss
-        out.update(_accuracy_counts(predicted, targets, is_root))
+        if predicted is not None:
+            out.update(_accuracy_counts(predicted, targets, is_root))
         return out
 
     def _token_loss(self, hidden: torch.Tensor, layout: NodeLayout, input_ids: torch.Tensor, batch: torch.Tensor,
-                    position: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(cross-entropy per masked node (M,), predicted token (M,)) under the same scores as
-        `token_logits`, computed at the targets only when the copy head is on (copy_head.target_log_prob)."""
+                    position: torch.Tensor, targets: torch.Tensor,
+                    predict: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(cross-entropy per masked node (M,), predicted token (M,) or None without `predict`) under the
+        same scores as `token_logits`, computed at the targets only when the copy head is on
+        (copy_head.target_log_prob)."""
         own = layout.gather(hidden, batch, position)                                    # (M, d)
         logits = self.mlm_logits(own).float()
         if self.copy_head is None:
-            return F.cross_entropy(logits, targets, reduction="none"), logits.detach().argmax(dim=-1)
+            predicted = logits.detach().argmax(dim=-1) if predict else None
+            return F.cross_entropy(logits, targets, reduction="none"), predicted
         log_p, predicted = self.copy_head.target_log_prob(logits, own, hidden, layout, layout.take(input_ids), batch,
-                                                          layout.index(batch, position), targets)
+                                                          layout.index(batch, position), targets, predict)
         return -log_p, predicted
 
     def _objective(self, token_loss: torch.Tensor, is_root: torch.Tensor, mlm_loss: torch.Tensor) -> torch.Tensor:
@@ -98,6 +113,11 @@ def _sbo_in_layout(sbo_index: torch.Tensor, layout: NodeLayout) -> torch.Tensor:
     Boundaries are always non-empty roots (spans never touch [CLS]/[SEP]/[PAD], masking.py)."""
     batch, left, right, offset = sbo_index.unbind(dim=1)
     return torch.stack([batch, layout.index(batch, left), layout.index(batch, right), offset], dim=1)
+
+
+def _zero_gradient(module: nn.Module) -> torch.Tensor:
+    """A 0 that depends on every parameter of `module`: adding it gives each a zero gradient."""
+    return sum(p.sum() for p in module.parameters()) * 0.0
 
 
 def _mean(values: torch.Tensor) -> torch.Tensor:

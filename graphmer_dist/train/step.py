@@ -48,7 +48,7 @@ def optimizer_step(strategy, precision, micro_batches: Iterator[tuple[dict[str, 
         wait += time.perf_counter() - fetched
         with strategy.sync_context(micro == accum - 1):
             with precision.autocast():
-                loss = strategy.model(**batch)["loss"]
+                loss = strategy.model(**batch, count_accuracy=False)["loss"]
             strategy.backward(loss)
         loss_sum += float(loss.detach())
     lr = strategy.lr
