@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphmer_dist.config import ModelConfig
-from graphmer_dist.model.layout import BUCKET
+from graphmer_dist.model.layout import BUCKET, padded_length
 from launch.data_shape import SequenceShape, assumed_shape
 
 # DDP keeps gradient buckets beside the gradients (a copy unless gradient_as_bucket_view).
@@ -122,12 +122,11 @@ def offload_ram_bytes(params: int, workers: int = 1) -> int:
 
 def computed_nodes(model: ModelConfig, shape: SequenceShape | None = None) -> int:
     """Nodes per sequence the model computes in its longest micro-batch: N padded; unpadded, the longest
-    sequence's non-empty nodes rounded up to the layout's bucket (never above N)."""
-    N = model.seq_len
+    sequence's non-empty nodes rounded up to BUCKET (never above N). That is exact for compiled layers;
+    eager ones pad to EAGER_BUCKET (model/layout.py), so for them it is an upper bound, < BUCKET over."""
     if not model.unpad:
-        return N
-    nodes = (shape or assumed_shape(model)).longest
-    return min(N, max(BUCKET, -(-nodes // BUCKET) * BUCKET))
+        return model.seq_len
+    return padded_length((shape or assumed_shape(model)).longest, model.seq_len, BUCKET)
 
 
 def activation_bytes(model: ModelConfig, micro_batch: int, act_bytes: int, shape: SequenceShape | None = None) -> int:
