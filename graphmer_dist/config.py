@@ -198,6 +198,11 @@ class TrainConfig:
     """'combined' = one CE over masked roots and leaves (paper); 'separate' adds a leaf term weighted by leaf_loss_weight."""
     leaf_loss_weight: float = 1.0
     sbo_weight: float = 1.0
+    tail_negatives: int = 0
+    """Tail-ranking loss (model/pretraining.py): each masked tail's summed token log-probabilities are
+    ranked by softmax against this many train tails of its relation and length, the ranking link
+    prediction scores. 0 = off (the paper's token losses only)."""
+    tail_loss_weight: float = 1.0
     time_limit: str = ""
     """Wall-clock budget like '11h30m'; the run checkpoints and stops before it ends. Empty = none."""
     dataloader_workers: int = 0
@@ -217,6 +222,8 @@ class TrainConfig:
         _check(0 < self.span_geometric_p <= 1, "train.span_geometric_p", "must be in (0, 1]")
         _check(0 <= self.leaf_mask_prob <= 1, "train.leaf_mask_prob", "must be in [0, 1]")
         _check(self.grad_clip > 0, "train.grad_clip", "must be > 0")
+        _check(self.tail_negatives >= 0, "train.tail_negatives", "must be ≥ 0 (0 = no tail-ranking loss)")
+        _check(self.tail_loss_weight >= 0, "train.tail_loss_weight", "must be ≥ 0")
         _check(self.eval_queries >= 0, "train.eval_queries", "must be ≥ 0 (0 = no link-prediction validation)")
         parse_duration(self.time_limit, "train.time_limit")
         bad = sorted(set(self.report_to) - {"tensorboard", "mlflow"})

@@ -50,7 +50,7 @@ def real_batches(config: Config, dataset_dir: str | None, count: int) -> list[tu
     dataset.check_compatible(config.model)
     rows = ShardRows(dataset, "train")
     sampler = ShardedSampler(rows.sizes, config.train.seed, config.train.global_batch_size, rank=0, world_size=1)
-    collator = MaskingCollator(config.model, config.train, dataset.vocab_flags())
+    collator = MaskingCollator.for_dataset(config.model, config.train, dataset)
     batches = TrainBatches(rows, sampler, collator, config.train.micro_batch_size, config.train.seed)
     return [item for _ in range(count) for item in batches.step_batches()]
 

@@ -60,16 +60,23 @@ class CopyHead(nn.Module):
                         layout: NodeLayout, node_ids: torch.Tensor, batch: torch.Tensor, index: torch.Tensor,
                         targets: torch.Tensor, predict: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(log p(target) (M,), the mixture's argmax (M,) without gradient, or None without `predict`):
-        what training (log p only) and accuracy (the argmax too) need. The
+        what training (log p only) and accuracy (the argmax too) need. `targets` (M, T) gives log p (M, T)
+        of T tokens per node (the tail-ranking loss's candidates). The
         mixture is normalised, so its cross-entropy is −log p(target): one logsumexp over the vocabulary
         plus the copy mass at the target, instead of elementwise work over (M, V) and its backward. Equal
         to `forward` at the targets (tests/test_copy_head.py)."""
         attention, source_ids, log_g, log_not_g = self._terms(own, hidden, layout, node_ids, batch, index)
         vocab = vocab_logits.float()
         lse = torch.logsumexp(vocab, dim=-1, keepdim=True)                                   # (M, 1)
-        copy_at_target = (attention * (source_ids == targets[:, None])).sum(dim=1, keepdim=True)
-        log_p = torch.logaddexp(vocab.gather(1, targets[:, None]) - lse + log_g,
-                                log_not_g + torch.log(copy_at_target.clamp(min=1e-30)))[:, 0]
+        wanted = targets if targets.dim() == 2 else targets[:, None]                         # (M, T)
+        if wanted.shape[1] == 1:
+            # Elementwise, not a matmul: autocast would run a matmul in bf16/fp16, and this mass stays fp32.
+            copy_at_target = (attention * (source_ids == wanted)).sum(dim=1, keepdim=True)
+        else:   # many targets per node: the copy distribution over the vocabulary, read at the targets
+            copy_at_target = torch.zeros_like(vocab).scatter_add(1, source_ids, attention).gather(1, wanted)
+        log_p = torch.logaddexp(vocab.gather(1, wanted) - lse + log_g,
+                                log_not_g + torch.log(copy_at_target.clamp(min=1e-30)))
+        log_p = log_p if targets.dim() == 2 else log_p[:, 0]
         if not predict:
             return log_p, None
         with torch.no_grad():

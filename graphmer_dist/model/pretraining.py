@@ -14,6 +14,7 @@ from graphmer_dist.model.init import init_graphmert
 from graphmer_dist.model.length_head import LengthHead
 from graphmer_dist.model.layout import NodeLayout
 from graphmer_dist.model.zero3 import zero3_partitioned
+from graphmer_dist.tokens import PAD_ID
 
 IGNORE = -100
 
@@ -54,10 +55,12 @@ class GraphMERForPretraining(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor,
                 leaf_relation: torch.Tensor, head_length: torch.Tensor, sbo_index: torch.Tensor,
-                sbo_labels: torch.Tensor, count_accuracy: bool = True) -> dict[str, torch.Tensor]:
+                sbo_labels: torch.Tensor, count_accuracy: bool = True, tail_block: torch.Tensor | None = None,
+                tail_negatives: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The losses, and (count_accuracy) the accuracy counts. A training step reads only the loss, so
         it passes count_accuracy=False: the counts need an argmax over the (M, V) scores (~3% of a cpu-1h
-        step in the profiler)."""
+        step in the profiler). With `tail_block`/`tail_negatives` (masking.py, train.tail_negatives > 0)
+        the tail-ranking loss is added, weighted by train.tail_loss_weight."""
         hidden, layout = self.encoder.encode(input_ids, attention_mask, leaf_relation, head_length)  # (B, L, d)
         batch_idx, pos_idx = torch.nonzero(labels != IGNORE, as_tuple=True)            # masked positions only
         targets = labels[batch_idx, pos_idx]
@@ -81,6 +84,9 @@ class GraphMERForPretraining(nn.Module):
             out["length_loss"] = self.length_head.loss(self.encoder.token_embedding, input_ids, leaf_relation,
                                                        head_length)
             loss = loss + out["length_loss"]
+        if tail_block is not None:
+            out["tail_loss"] = self._tail_ranking_loss(hidden, layout, input_ids, labels, tail_block, tail_negatives)
+            loss = loss + self.train_config.tail_loss_weight * out["tail_loss"]
         out["loss"] = loss
         if predicted is not None:
             out.update(_accuracy_counts(predicted, targets, is_root))
@@ -100,6 +106,36 @@ class GraphMERForPretraining(nn.Module):
         log_p, predicted = self.copy_head.target_log_prob(logits, own, hidden, layout, layout.take(input_ids), batch,
                                                           layout.index(batch, position), targets, predict)
         return -log_p, predicted
+
+    def _tail_ranking_loss(self, hidden: torch.Tensor, layout: NodeLayout, input_ids: torch.Tensor,
+                           labels: torch.Tensor, tail_block: torch.Tensor, tail_negatives: torch.Tensor) -> torch.Tensor:
+        """Mean over masked tails of −log softmax(score)[true tail] over (true tail, its C negatives), a
+        tail's score being its tokens' summed log-probabilities at the block's slots under the same
+        input: what link prediction ranks within one length (eval/link_prediction.py). The token loss
+        only raises the true tokens against the whole vocabulary, one slot at a time; this one lowers
+        the relation's other tails of that length, whose tokens are the plausible confusions.
+        tail_block (T, 2) (sequence, root); tail_negatives (T, C, K), rows of [PAD] left out."""
+        if tail_block.numel() == 0:
+            return hidden.new_zeros((), dtype=torch.float32)
+        R, K = self.config.num_roots, self.config.leaves_per_root
+        sequence, root = tail_block.unbind(dim=1)                                         # (T,)
+        slots = R + K * root[:, None] + torch.arange(K, device=root.device)               # (T, K)
+        true = labels[sequence[:, None], slots]                                           # (T, K)
+        block, slot = torch.nonzero(true != IGNORE, as_tuple=True)                        # the tails' tokens
+        batch, position = sequence[block], slots[block, slot]
+        candidates = torch.cat([true[block, slot, None], tail_negatives[block, :, slot]], dim=1)   # (Mt, 1 + C)
+        own = layout.gather(hidden, batch, position)                                      # (Mt, d)
+        logits = self.mlm_logits(own).float()
+        if self.copy_head is None:
+            log_p = torch.log_softmax(logits, dim=-1).gather(1, candidates)
+        else:
+            log_p, _ = self.copy_head.target_log_prob(logits, own, hidden, layout, layout.take(input_ids), batch,
+                                                      layout.index(batch, position), candidates, predict=False)
+        scores = log_p.new_zeros(len(tail_block), candidates.shape[1]).index_add(0, block, log_p)   # (T, 1 + C)
+        drawn = torch.cat([torch.ones_like(tail_negatives[:, :1, 0], dtype=torch.bool),
+                           tail_negatives[:, :, 0] != PAD_ID], dim=1)
+        scores = scores.masked_fill(~drawn, float("-inf"))
+        return F.cross_entropy(scores, torch.zeros_like(sequence))
 
     def _objective(self, token_loss: torch.Tensor, is_root: torch.Tensor, mlm_loss: torch.Tensor) -> torch.Tensor:
         """'combined': one CE over masked roots and leaves (paper). 'separate': roots and leaves are

@@ -52,7 +52,7 @@ def build_context(job: dict) -> TrainContext:
                                 use_scaler=config.parallel.strategy != "deepspeed")
     dataset = open_dataset(job["dataset_dir"])
     dataset.check_compatible(config.model)
-    collator = MaskingCollator(config.model, config.train, dataset.vocab_flags())
+    collator = MaskingCollator.for_dataset(config.model, config.train, dataset)
     torch.manual_seed(config.train.seed)  # identical initial weights on every rank
     model = GraphMERForPretraining(config.model, config.train)
     torch.manual_seed(config.train.seed + 1 + world.rank)  # per-rank dropout streams
