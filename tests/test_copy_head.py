@@ -125,7 +125,8 @@ def test_training_loss_and_predictions_at_the_targets_equal_the_full_mixtures(co
     full = model.token_logits(hidden, layout, input_ids, batch, position)
     expected = torch.nn.functional.cross_entropy(full, targets, reduction="none")
     expected_grads = torch.autograd.grad(expected.sum(), list(model.parameters()), allow_unused=True, retain_graph=True)
-    loss, predicted = model._token_loss(hidden, layout, input_ids, batch, position, targets)
+    log_p, predicted = model._token_log_prob(hidden, layout, input_ids, batch, position, targets)
+    loss = -log_p
     grads = torch.autograd.grad(loss.sum(), list(model.parameters()), allow_unused=True)
 
     assert torch.allclose(loss, expected, atol=1e-5) and torch.equal(predicted, full.argmax(dim=-1))

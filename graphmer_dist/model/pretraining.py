@@ -64,8 +64,13 @@ class GraphMERForPretraining(nn.Module):
         hidden, layout = self.encoder.encode(input_ids, attention_mask, leaf_relation, head_length)  # (B, L, d)
         batch_idx, pos_idx = torch.nonzero(labels != IGNORE, as_tuple=True)            # masked positions only
         targets = labels[batch_idx, pos_idx]
-        token_loss, predicted = self._token_loss(hidden, layout, input_ids, batch_idx, pos_idx, targets,
-                                                 count_accuracy)                          # (M,), (M,) | None
+        if tail_block is None:
+            scored, tail_rows = targets, None                                             # (M,)
+        else:   # one pass scores the true tokens and the tail-ranking loss's candidates (M, 1 + C)
+            scored, tail_rows = self._tail_candidates(labels, batch_idx, pos_idx, tail_block, tail_negatives)
+        log_p, predicted = self._token_log_prob(hidden, layout, input_ids, batch_idx, pos_idx, scored,
+                                                count_accuracy)                           # (M,)|(M, 1+C), (M,)|None
+        token_loss = -(log_p if tail_rows is None else log_p[:, 0])
         is_root = pos_idx < self.config.num_roots
 
         # With train.sbo_weight 0 the SBO loss is still reported but computed without a graph: its
@@ -85,57 +90,46 @@ class GraphMERForPretraining(nn.Module):
                                                        head_length)
             loss = loss + out["length_loss"]
         if tail_block is not None:
-            out["tail_loss"] = self._tail_ranking_loss(hidden, layout, input_ids, labels, tail_block, tail_negatives)
+            out["tail_loss"] = _tail_ranking_loss(log_p, tail_rows, tail_negatives)
             loss = loss + self.train_config.tail_loss_weight * out["tail_loss"]
         out["loss"] = loss
         if predicted is not None:
             out.update(_accuracy_counts(predicted, targets, is_root))
         return out
 
-    def _token_loss(self, hidden: torch.Tensor, layout: NodeLayout, input_ids: torch.Tensor, batch: torch.Tensor,
-                    position: torch.Tensor, targets: torch.Tensor,
-                    predict: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(cross-entropy per masked node (M,), predicted token (M,) or None without `predict`) under the
+    def _token_log_prob(self, hidden: torch.Tensor, layout: NodeLayout, input_ids: torch.Tensor,
+                        batch: torch.Tensor, position: torch.Tensor, targets: torch.Tensor,
+                        predict: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(log p of the targets (M,) or (M, T), predicted token (M,) or None without `predict`) under the
         same scores as `token_logits`, computed at the targets only when the copy head is on
         (copy_head.target_log_prob)."""
         own = layout.gather(hidden, batch, position)                                    # (M, d)
         logits = self.mlm_logits(own).float()
         if self.copy_head is None:
             predicted = logits.detach().argmax(dim=-1) if predict else None
-            return F.cross_entropy(logits, targets, reduction="none"), predicted
-        log_p, predicted = self.copy_head.target_log_prob(logits, own, hidden, layout, layout.take(input_ids), batch,
-                                                          layout.index(batch, position), targets, predict)
-        return -log_p, predicted
+            if targets.dim() == 1:
+                return -F.cross_entropy(logits, targets, reduction="none"), predicted
+            return logits.gather(1, targets) - torch.logsumexp(logits, dim=-1, keepdim=True), predicted
+        return self.copy_head.target_log_prob(logits, own, hidden, layout, layout.take(input_ids), batch,
+                                              layout.index(batch, position), targets, predict)
 
-    def _tail_ranking_loss(self, hidden: torch.Tensor, layout: NodeLayout, input_ids: torch.Tensor,
-                           labels: torch.Tensor, tail_block: torch.Tensor, tail_negatives: torch.Tensor) -> torch.Tensor:
-        """Mean over masked tails of −log softmax(score)[true tail] over (true tail, its C negatives), a
-        tail's score being its tokens' summed log-probabilities at the block's slots under the same
-        input: what link prediction ranks within one length (eval/link_prediction.py). The token loss
-        only raises the true tokens against the whole vocabulary, one slot at a time; this one lowers
-        the relation's other tails of that length, whose tokens are the plausible confusions.
-        tail_block (T, 2) (sequence, root); tail_negatives (T, C, K), rows of [PAD] left out."""
-        if tail_block.numel() == 0:
-            return hidden.new_zeros((), dtype=torch.float32)
+    def _tail_candidates(self, labels: torch.Tensor, batch: torch.Tensor, position: torch.Tensor,
+                         tail_block: torch.Tensor, tail_negatives: torch.Tensor
+                         ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """The tokens to score at the M masked nodes, (M, 1 + C): column 0 the true token; at a masked
+        tail's slot j, columns 1.. the C negatives' j-th tokens (elsewhere copies of the true token,
+        unused). Also (block, row): which masked tail (T) each tail-slot row of M belongs to."""
         R, K = self.config.num_roots, self.config.leaves_per_root
         sequence, root = tail_block.unbind(dim=1)                                         # (T,)
         slots = R + K * root[:, None] + torch.arange(K, device=root.device)               # (T, K)
-        true = labels[sequence[:, None], slots]                                           # (T, K)
-        block, slot = torch.nonzero(true != IGNORE, as_tuple=True)                        # the tails' tokens
-        batch, position = sequence[block], slots[block, slot]
-        candidates = torch.cat([true[block, slot, None], tail_negatives[block, :, slot]], dim=1)   # (Mt, 1 + C)
-        own = layout.gather(hidden, batch, position)                                      # (Mt, d)
-        logits = self.mlm_logits(own).float()
-        if self.copy_head is None:
-            log_p = torch.log_softmax(logits, dim=-1).gather(1, candidates)
-        else:
-            log_p, _ = self.copy_head.target_log_prob(logits, own, hidden, layout, layout.take(input_ids), batch,
-                                                      layout.index(batch, position), candidates, predict=False)
-        scores = log_p.new_zeros(len(tail_block), candidates.shape[1]).index_add(0, block, log_p)   # (T, 1 + C)
-        drawn = torch.cat([torch.ones_like(tail_negatives[:, :1, 0], dtype=torch.bool),
-                           tail_negatives[:, :, 0] != PAD_ID], dim=1)
-        scores = scores.masked_fill(~drawn, float("-inf"))
-        return F.cross_entropy(scores, torch.zeros_like(sequence))
+        row_of = torch.full_like(labels, -1)
+        row_of[batch, position] = torch.arange(len(batch), device=batch.device)
+        rows = row_of[sequence[:, None], slots]                                           # (T, K); −1: [PAD] slot
+        block, slot = torch.nonzero(rows >= 0, as_tuple=True)
+        targets = labels[batch, position]
+        candidates = targets[:, None].repeat(1, 1 + tail_negatives.shape[1])
+        candidates[rows[block, slot], 1:] = tail_negatives[block, :, slot]
+        return candidates, (block, rows[block, slot])
 
     def _objective(self, token_loss: torch.Tensor, is_root: torch.Tensor, mlm_loss: torch.Tensor) -> torch.Tensor:
         """'combined': one CE over masked roots and leaves (paper). 'separate': roots and leaves are
@@ -150,6 +144,24 @@ def _sbo_in_layout(sbo_index: torch.Tensor, layout: NodeLayout) -> torch.Tensor:
     Boundaries are always non-empty roots (spans never touch [CLS]/[SEP]/[PAD], masking.py)."""
     batch, left, right, offset = sbo_index.unbind(dim=1)
     return torch.stack([batch, layout.index(batch, left), layout.index(batch, right), offset], dim=1)
+
+
+def _tail_ranking_loss(log_p: torch.Tensor, tail_rows: tuple[torch.Tensor, torch.Tensor],
+                       tail_negatives: torch.Tensor) -> torch.Tensor:
+    """Mean over masked tails of −log softmax(score)[true tail] over (true tail, its C negatives), a
+    tail's score being its tokens' summed log-probabilities at the block's slots under the same input:
+    what link prediction ranks within one length (eval/link_prediction.py). The token loss only raises
+    the true tokens against the whole vocabulary, one slot at a time; this one lowers the relation's
+    other tails of that length, the plausible confusions. log_p (M, 1 + C) from `_tail_candidates`'
+    columns; a negative row of [PAD] (a draw of the true tail) is no candidate."""
+    if len(tail_negatives) == 0:
+        return log_p.new_zeros(())
+    block, row = tail_rows
+    scores = log_p.new_zeros(len(tail_negatives), log_p.shape[1]).index_add(0, block, log_p[row])   # (T, 1 + C)
+    drawn = torch.cat([torch.ones_like(tail_negatives[:, :1, 0], dtype=torch.bool),
+                       tail_negatives[:, :, 0] != PAD_ID], dim=1)
+    scores = scores.masked_fill(~drawn, float("-inf"))
+    return F.cross_entropy(scores, torch.zeros(len(scores), dtype=torch.long, device=scores.device))
 
 
 def _zero_gradient(module: nn.Module) -> torch.Tensor:
