@@ -86,6 +86,10 @@ def test_negatives_leave_the_masks_unchanged_and_match_each_masked_tail():
     plain = MaskingCollator(MODEL, TRAIN, flags)(arrays, seeds)
     batch = MaskingCollator(MODEL, TRAIN, flags, pool)(arrays, seeds)
     assert all(torch.equal(plain[k], batch[k]) for k in plain)
+    # Drawn from the per-sample seeds alone, so a resumed run or another batch split draws the same ones.
+    again = MaskingCollator(MODEL, TRAIN, flags, pool)
+    halves = [again({k: v[part] for k, v in arrays.items()}, seeds[part]) for part in (slice(0, 5), slice(5, 12))]
+    assert torch.equal(torch.cat([h["tail_negatives"] for h in halves]), batch["tail_negatives"])
     R, K, C = MODEL.num_roots, MODEL.leaves_per_root, TRAIN.tail_negatives
     masked_tails = {(b, r) for b in range(12) for r in range(R)
                     if arrays["leaf_relation"][b, r] and (batch["labels"][b, R + K * r: R + K * (r + 1)] != IGNORE).any()}
