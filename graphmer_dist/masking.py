@@ -55,7 +55,8 @@ class MaskingCollator:
     @classmethod
     def for_dataset(cls, model: ModelConfig, train: TrainConfig, dataset) -> "MaskingCollator":
         """The training collator of `dataset`; with train.tail_negatives > 0 it reads the train tails."""
-        pool = TailPool.from_dataset(dataset, model.leaves_per_root) if train.tail_negatives > 0 else None
+        pool = (TailPool.from_dataset(dataset, model.leaves_per_root, model.vocab_size)
+                if train.tail_negatives > 0 else None)
         return cls(model, train, dataset.vocab_flags(), pool)
 
     def __call__(self, arrays: dict[str, np.ndarray], seeds: np.ndarray) -> dict[str, torch.Tensor]:

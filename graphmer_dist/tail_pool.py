@@ -10,8 +10,6 @@ held-out tail is ever shown as a negative.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 
 from graphmer_dist.tokens import PAD_ID
@@ -28,21 +26,21 @@ class TailPool:
                        for key, block in self._blocks.items()}
 
     @classmethod
-    def from_dataset(cls, dataset, max_tail: int) -> "TailPool":
-        from graphmer_dist.data.tokenizer import encode_tails, load_tokenizer
-        from graphmer_dist.eval.facts import read_facts
-        from graphmer_dist.relations import RELATION_ID
+    def from_dataset(cls, dataset, max_tail: int, vocab_size: int) -> "TailPool":
+        """The train tails among link prediction's own candidates (eval/facts.py `FactIndex`, the one
+        owner of what a candidate tail is: its tokens, its length bound), so negatives and candidates
+        never drift apart."""
+        from graphmer_dist.data.tokenizer import load_tokenizer
+        from graphmer_dist.eval.facts import FactIndex, read_facts
 
-        train = {(relation, text) for _, relation, _, split, text in read_facts(dataset.triples_path)
-                 if split == "train"}
-        texts = sorted({text for _, text in train})
-        ids = dict(zip(texts, encode_tails(load_tokenizer(dataset.tokenizer_path), texts)))
-        tails: dict[tuple[int, int], set[Tail]] = defaultdict(set)
-        for relation, text in train:
-            tail = tuple(ids[text].tolist())
-            if 0 < len(tail) <= max_tail:  # longer tails are never injected (docs/design.md §1)
-                tails[(RELATION_ID[relation], len(tail))].add(tail)
-        return cls({key: list(values) for key, values in tails.items()}, max_tail)
+        facts = FactIndex(read_facts(dataset.triples_path), load_tokenizer(dataset.tokenizer_path), max_tail,
+                          vocab_size, wanted=set())
+        tails: dict[tuple[int, int], list[Tail]] = {}
+        for relation, candidates in facts.candidates.items():
+            for length, (offset, ids) in candidates.by_length.items():
+                seen_in_train = candidates.train_count[offset: offset + len(ids)] > 0
+                tails[(relation, length)] = [tuple(row) for row in ids[seen_in_train].tolist()]
+        return cls(tails, max_tail)
 
     def __len__(self) -> int:
         return sum(len(block) for block in self._blocks.values())

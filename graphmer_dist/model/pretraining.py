@@ -67,7 +67,8 @@ class GraphMERForPretraining(nn.Module):
         if tail_block is None:
             scored, tail_rows = targets, None                                             # (M,)
         else:   # one pass scores the true tokens and the tail-ranking loss's candidates (M, 1 + C)
-            scored, tail_rows = self._tail_candidates(labels, batch_idx, pos_idx, tail_block, tail_negatives)
+            scored, tail_rows = self._tail_candidates(labels, batch_idx, pos_idx, targets, tail_block,
+                                                      tail_negatives)
         log_p, predicted = self._token_log_prob(hidden, layout, input_ids, batch_idx, pos_idx, scored,
                                                 count_accuracy)                           # (M,)|(M, 1+C), (M,)|None
         token_loss = -(log_p if tail_rows is None else log_p[:, 0])
@@ -114,7 +115,7 @@ class GraphMERForPretraining(nn.Module):
                                               layout.index(batch, position), targets, predict)
 
     def _tail_candidates(self, labels: torch.Tensor, batch: torch.Tensor, position: torch.Tensor,
-                         tail_block: torch.Tensor, tail_negatives: torch.Tensor
+                         targets: torch.Tensor, tail_block: torch.Tensor, tail_negatives: torch.Tensor
                          ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """The tokens to score at the M masked nodes, (M, 1 + C): column 0 the true token; at a masked
         tail's slot j, columns 1.. the C negatives' j-th tokens (elsewhere copies of the true token,
@@ -126,7 +127,6 @@ class GraphMERForPretraining(nn.Module):
         row_of[batch, position] = torch.arange(len(batch), device=batch.device)
         rows = row_of[sequence[:, None], slots]                                           # (T, K); −1: [PAD] slot
         block, slot = torch.nonzero(rows >= 0, as_tuple=True)
-        targets = labels[batch, position]
         candidates = targets[:, None].repeat(1, 1 + tail_negatives.shape[1])
         candidates[rows[block, slot], 1:] = tail_negatives[block, :, slot]
         return candidates, (block, rows[block, slot])
