@@ -32,7 +32,7 @@ EXECUTION_ONLY_MODEL_KEYS = ("unpad",)
 """Model keys that change how the model runs, not its weights or results: left out of model_hash, so
 a checkpoint resumes and evaluates with either setting."""
 
-LATER_MODEL_OPTIONS = ("copy_span", "length_head", "length_context")
+LATER_MODEL_OPTIONS = ("copy_span", "length_head")
 """Model keys added after checkpoints existed: at their default (off) they are left out of model_hash,
 so a checkpoint written before the key existed still resumes with it off. Append new options here."""
 
@@ -75,11 +75,6 @@ class ModelConfig:
     length_head: bool = False
     """Predict each tail's token count from its relation and head name (model/length_head.py), so link
     prediction scores a tail as P(L)·P(tokens | L) rather than P(tokens | L) alone."""
-    length_context: bool = False
-    """With length_head: the head also reads the encoder's hidden states of the tail's block with all K
-    slots [MASK]ed (a "length probe": K masks whatever the length, so they reveal nothing about it), i.e.
-    the code around the head, not only its name. Training shows such probes for train.length_probe_prob
-    of the masked tails (model/length_head.py)."""
     embedding_norm: bool = False
     """LN over the input embeddings (after H-GAT), as BERT has; the paper has none."""
     attention: str = choice("flex", "flex", "eager")
@@ -101,9 +96,6 @@ class ModelConfig:
         _check(0 <= self.dropout < 1 and 0 <= self.hgat_dropout < 1, "model.dropout",
                "dropout probabilities must be in [0, 1)")
         _check(0 < self.decay_lambda < 1, "model.decay_lambda", "must be in (0, 1)")
-        _check(self.length_head or not self.length_context, "model.length_context",
-               "the context length head is a mode of the length head, so it needs model.length_head=true; set both "
-               "or neither")
         _check(self.copy_head or not self.copy_span, "model.copy_span",
                "span copy changes how the copy head points, so it needs model.copy_head=true; set both or neither")
         _check(1 <= self.max_span_length <= self.num_roots - 2, "model.max_span_length",
@@ -211,9 +203,6 @@ class TrainConfig:
     ranked by softmax against this many train tails of its relation and length, the ranking link
     prediction scores. 0 = off (the paper's token losses only)."""
     tail_loss_weight: float = 1.0
-    length_probe_prob: float = 0.25
-    """With model.length_context: the share of masked tails shown as length probes (all K slots [MASK],
-    the slots past the tail unlabelled); the length head's context part learns from these."""
     time_limit: str = ""
     """Wall-clock budget like '11h30m'; the run checkpoints and stops before it ends. Empty = none."""
     dataloader_workers: int = 0
@@ -235,7 +224,6 @@ class TrainConfig:
         _check(self.grad_clip > 0, "train.grad_clip", "must be > 0")
         _check(self.tail_negatives >= 0, "train.tail_negatives", "must be ≥ 0 (0 = no tail-ranking loss)")
         _check(self.tail_loss_weight >= 0, "train.tail_loss_weight", "must be ≥ 0")
-        _check(0 <= self.length_probe_prob <= 1, "train.length_probe_prob", "must be in [0, 1]")
         _check(self.eval_queries >= 0, "train.eval_queries", "must be ≥ 0 (0 = no link-prediction validation)")
         parse_duration(self.time_limit, "train.time_limit")
         bad = sorted(set(self.report_to) - {"tensorboard", "mlflow"})

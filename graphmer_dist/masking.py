@@ -14,11 +14,6 @@ With a `TailPool` and `train.tail_negatives` C > 0, every masked tail also gets 
 relation and length (tail_pool.py), drawn from the same per-sample stream after the masks (so the
 masks are the same with or without them): batch keys `tail_block` (T, 2) (sequence, root) and
 `tail_negatives` (T, C, K), read by the tail-ranking loss (model/pretraining.py).
-
-With `length_probes` (the training collator of a model.length_context model), each masked tail is, with
-probability `train.length_probe_prob`, a length probe: all K slots of its block [MASK]ed (the slots past
-the tail unlabelled), drawn last from the same stream; batch key `length_probe` (P, 2) (sequence, root),
-read by the length head (model/length_head.py). Eval's accuracy collator shows no probes.
 """
 
 from __future__ import annotations
@@ -46,15 +41,13 @@ class _Sample:
     sbo: list[tuple[int, int, int, int]]     # (left, right, offset, label)
     tail_roots: np.ndarray | None = None     # roots whose tail is masked, with negatives
     tail_negatives: np.ndarray | None = None  # (T, C, K) their negative tails
-    length_probe: np.ndarray | None = None   # roots whose masked tail shows all K slots [MASK]ed
 
 
 class MaskingCollator:
     def __init__(self, model: ModelConfig, train: TrainConfig, flags: VocabFlags,
-                 tail_pool: TailPool | None = None, length_probes: bool = False) -> None:
+                 tail_pool: TailPool | None = None) -> None:
         self.model, self.train, self.flags = model, train, flags
         self.tail_pool = tail_pool if train.tail_negatives > 0 else None
-        self.length_probes = length_probes and model.length_context
         lengths = np.arange(1, model.max_span_length + 1)
         weights = train.span_geometric_p * (1 - train.span_geometric_p) ** (lengths - 1)
         self.span_lengths, self.span_probs = lengths, weights / weights.sum()
@@ -64,7 +57,7 @@ class MaskingCollator:
         """The training collator of `dataset`; with train.tail_negatives > 0 it reads the train tails."""
         pool = (TailPool.from_dataset(dataset, model.leaves_per_root, model.vocab_size)
                 if train.tail_negatives > 0 else None)
-        return cls(model, train, dataset.vocab_flags(), pool, length_probes=True)
+        return cls(model, train, dataset.vocab_flags(), pool)
 
     def __call__(self, arrays: dict[str, np.ndarray], seeds: np.ndarray) -> dict[str, torch.Tensor]:
         ids = np.asarray(arrays["input_ids"], dtype=np.int64)
@@ -75,7 +68,7 @@ class MaskingCollator:
         batch = {
             "input_ids": torch.from_numpy(np.stack([s.input_ids for s in samples])),
             "labels": torch.from_numpy(np.stack([s.labels for s in samples])),
-            "attention_mask": torch.from_numpy(np.stack([s.input_ids for s in samples]) != PAD_ID),
+            "attention_mask": torch.from_numpy(ids != PAD_ID),
             "leaf_relation": torch.from_numpy(relation),
             "head_length": torch.from_numpy(np.asarray(arrays["head_length"], dtype=np.int64)),
             "sbo_index": torch.from_numpy(np.ascontiguousarray(sbo_array[:, :4])),
@@ -87,9 +80,6 @@ class MaskingCollator:
             batch["tail_block"] = torch.tensor(blocks, dtype=torch.int64).reshape(-1, 2)
             batch["tail_negatives"] = torch.from_numpy(np.concatenate([s.tail_negatives for s in samples]
                                                                       + [np.zeros(shape, dtype=np.int64)]))
-        if self.length_probes:
-            probes = [(b, int(root)) for b, s in enumerate(samples) for root in s.length_probe]
-            batch["length_probe"] = torch.tensor(probes, dtype=torch.int64).reshape(-1, 2)
         return batch
 
     def mask_one(self, ids: np.ndarray, relation: np.ndarray, seed: int) -> _Sample:
@@ -105,22 +95,10 @@ class MaskingCollator:
         if self.train.leaf_corruption == "mask":
             masked[leaves] = MASK_ID
         sbo = [(s - 1, e + 1, k - s, int(ids[k])) for s, e in spans for k in range(s, e + 1)]
-        sample = _Sample(masked, labels, sbo)
-        if self.tail_pool is not None:
-            sample.tail_roots, sample.tail_negatives = self._negatives(ids, relation, leaves, rng)
-        if self.length_probes:
-            sample.length_probe = self._length_probes(masked, leaves, rng)
-        return sample
-
-    def _length_probes(self, masked: np.ndarray, leaves: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Roots of the masked tails shown as length probes; their blocks' empty slots get [MASK] too
-        (labels stay −100 there: no token to predict), so the input says nothing of the tail's length."""
-        R, K = self.model.num_roots, self.model.leaves_per_root
-        roots = np.flatnonzero(leaves[R:].reshape(R, K).any(axis=1))
-        probes = roots[rng.random(len(roots)) < self.train.length_probe_prob]
-        for root in probes:
-            masked[R + K * root: R + K * (root + 1)] = MASK_ID
-        return probes
+        if self.tail_pool is None:
+            return _Sample(masked, labels, sbo)
+        roots, negatives = self._negatives(ids, relation, leaves, rng)
+        return _Sample(masked, labels, sbo, roots, negatives)
 
     def _negatives(self, ids: np.ndarray, relation: np.ndarray, leaves: np.ndarray,
                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -347,29 +347,3 @@ def test_accuracy_stops_once_enough_roots_were_masked_unless_a_count_is_given(kg
     assert few["num_sequences"] == 4 and few["mlm_masked_roots"] >= 1   # one batch was enough
     assert masked_accuracy(*args, max_sequences=6, enough_roots=1)["num_sequences"] == 6
     assert masked_accuracy(*args)["num_sequences"] == sum(dataset.shard_sizes("test")) == 14
-
-
-def test_a_context_length_head_reads_p_of_l_from_each_querys_k_slot_pass(kg_world, monkeypatch):
-    """model.length_context: every query gets a pass with all K slots [MASK]ed (a length probe, whether or
-    not a candidate is K tokens long), and the length prior of every query is the head's output on that pass."""
-    import dataclasses
-
-    import graphmer_dist.eval.link_prediction as link_prediction
-
-    config = dataclasses.replace(kg_world["config"].model, length_head=True, length_context=True)
-    dataset = open_dataset(kg_world["dataset"])
-    task = link_prediction_task(dataset, "test", config)
-    K = config.leaves_per_root
-    probes = [p for p in task.passes() if p.length == K]
-    assert sorted(q for p in probes for q in p.queries) == list(range(len(task.queries)))
-    torch.manual_seed(0)
-    model = GraphMERForPretraining(config).eval()
-    seen = []
-    monkeypatch.setattr(link_prediction, "_with_length_prior", lambda s, c, lp: (seen.append(lp), s)[1])
-    task.ranks(model)
-    chunk, inputs = next(pass_batches(probes, task.queries, dataset, task.split, config, len(probes)))
-    with torch.no_grad():
-        hidden, layout = model.encoder.encode(**inputs)
-        expected = link_prediction._length_logp(model, inputs, chunk, task.queries, hidden, layout)
-    for row, q in enumerate(q for p in chunk for q in p.queries):
-        np.testing.assert_allclose(seen[q], expected[row], atol=1e-5)

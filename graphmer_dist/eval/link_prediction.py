@@ -9,8 +9,7 @@ share it. Result keys (docs/interfaces.md, "Evaluation"):
   which is log P(tokens | L). With a length head (model.length_head) the score is the tail's
   probability among the relation's candidates, log P(L) + log P(tokens | L, a candidate of length L):
   each length's token scores are normalised over that length's candidates and P(L) comes from the
-  head (model/length_head.py says why the plain sum is not a probability across lengths). With
-  model.length_context the head reads each query's length probe, the pass with all K slots [MASK]ed.
+  head (model/length_head.py says why the plain sum is not a probability across lengths).
 - `*` / `filtered_*` (no prefix): the older proxy, the rank of the tail's first token over the
   vocabulary at the first leaf slot of the true tail's input (L [MASK]s), raw and filtered.
 - `baseline`: the same keys for counting: candidates ranked by how often they are the relation's
@@ -88,10 +87,8 @@ class LinkPredictionTask:
 
     def passes(self) -> list[Pass]:
         """Every forward-pass sequence the task runs: one per (sequence, candidate length). The true
-        tail's length is among them (the true tail is a candidate): it gives the first-token ranks. A
-        context length head reads the K-slot pass (a length probe), so every query has one."""
-        probe = {self.model_config.leaves_per_root} if self.model_config.length_context else set()
-        return plan_passes(self.queries, [set(a.candidates.by_length) | probe for a in self.answers])
+        tail's length is among them (the true tail is a candidate): it gives the first-token ranks."""
+        return plan_passes(self.queries, [set(a.candidates.by_length) for a in self.answers])
 
     @torch.inference_mode()
     def ranks(self, model: torch.nn.Module, device: torch.device | str = "cpu",
@@ -100,15 +97,14 @@ class LinkPredictionTask:
         device, autocast = torch.device(device), autocast or contextlib.nullcontext()
         scores = [np.full(len(a.candidates.tails), np.nan) for a in self.answers]
         token_logp: list[np.ndarray | None] = [None] * len(self.queries)
-        probe_length = self.model_config.leaves_per_root if self.model_config.length_context else 0
         length_logp: list[np.ndarray | None] = [None] * len(self.queries)
         for chunk, inputs in pass_batches(self.passes(), self.queries, self.dataset, self.split, self.model_config,
                                           batch_size):
             batch, position = mask_positions(chunk, self.queries, self.model_config)
             inputs = {k: v.to(device) for k, v in inputs.items()}
             with autocast:
-                logits, hidden, layout = masked_logits(model, inputs, batch.to(device), position.to(device))
-                lengths = _length_logp(model, inputs, chunk, self.queries, hidden, layout)
+                logits = masked_logits(model, inputs, batch.to(device), position.to(device))
+                lengths = _length_logp(model, inputs, chunk, self.queries)
             logp = torch.log_softmax(logits.float(), dim=-1).cpu()           # (P, V)
             cursor, query_row = 0, 0
             for p in chunk:
@@ -117,7 +113,7 @@ class LinkPredictionTask:
                     cursor += p.length
                     if p.length == len(self.queries[q].tail):
                         token_logp[q] = rows[0].numpy().copy()
-                    if lengths is not None and (p.length == probe_length or not probe_length):
+                    if lengths is not None:
                         length_logp[q] = lengths[query_row]
                     query_row += 1
                     block = self.answers[q].candidates.by_length.get(p.length)
@@ -147,15 +143,14 @@ class LinkPredictionTask:
 
 
 def _length_logp(model: torch.nn.Module, inputs: dict[str, torch.Tensor], chunk: list[Pass],
-                 queries: list[Query], hidden: torch.Tensor, layout) -> np.ndarray | None:
-    """log P(L = 1..K) (Q, K) of every query of the chunk, in pass/query order; None without a length head.
-    A context length head's rows mean something only for the K-slot passes (the caller keeps those)."""
+                 queries: list[Query]) -> np.ndarray | None:
+    """log P(L = 1..K) (Q, K) of every query of the chunk, in pass/query order; None without a length head."""
     if getattr(model, "length_head", None) is None:
         return None
     batch = torch.tensor([b for b, p in enumerate(chunk) for _ in p.queries], device=inputs["input_ids"].device)
     root = torch.tensor([queries[q].root for p in chunk for q in p.queries], device=batch.device)
     return model.tail_length_logp(inputs["input_ids"], inputs["leaf_relation"], inputs["head_length"],
-                                  batch, root, hidden, layout).float().cpu().numpy()
+                                  batch, root).float().cpu().numpy()
 
 
 def _with_length_prior(scores: np.ndarray, candidates: Candidates, length_logp: np.ndarray) -> np.ndarray:

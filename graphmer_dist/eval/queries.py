@@ -22,7 +22,6 @@ import torch
 
 from graphmer_dist.config import ModelConfig
 from graphmer_dist.data import Dataset
-from graphmer_dist.model.layout import NodeLayout
 from graphmer_dist.tokens import MASK_ID, PAD_ID
 
 
@@ -120,9 +119,8 @@ def mask_positions(chunk: list[Pass], queries: list[Query], model: ModelConfig) 
 
 
 def masked_logits(model: torch.nn.Module, inputs: dict[str, torch.Tensor], batch: torch.Tensor,
-                  position: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, NodeLayout]:
+                  position: torch.Tensor) -> torch.Tensor:
     """The model's token scores (P, V) at (sequence, flat node position) pairs, the way training
-    scores masked nodes (`GraphMERForPretraining.token_logits`), and the hidden states and layout they
-    came from (the context length head reads them too)."""
+    scores masked nodes (`GraphMERForPretraining.token_logits`)."""
     hidden, layout = model.encoder.encode(**inputs)                    # (B, L, d)
-    return model.token_logits(hidden, layout, inputs["input_ids"], batch, position), hidden, layout
+    return model.token_logits(hidden, layout, inputs["input_ids"], batch, position)

@@ -46,28 +46,21 @@ class GraphMERForPretraining(nn.Module):
         return self.copy_head(logits, own, hidden, layout, layout.take(input_ids), batch, layout.index(batch, position))
 
     def tail_length_logp(self, input_ids: torch.Tensor, leaf_relation: torch.Tensor, head_length: torch.Tensor,
-                         batch: torch.Tensor, root: torch.Tensor, hidden: torch.Tensor | None = None,
-                         layout: NodeLayout | None = None) -> torch.Tensor | None:
+                         batch: torch.Tensor, root: torch.Tensor) -> torch.Tensor | None:
         """log P(tail length = 1..K) (T, K) of the triples at (batch, root), or None without a length head
-        (model/length_head.py). Link prediction adds it to a candidate's token log-probabilities. With
-        model.length_context, `hidden`/`layout` must come from a length-probe input (every queried block's
-        K slots [MASK]ed)."""
+        (model/length_head.py). Link prediction adds it to a candidate's token log-probabilities."""
         if self.length_head is None:
             return None
-        probe = self.length_head.probe_hidden(hidden, layout, batch, root) if self.config.length_context else None
-        return self.length_head(self.encoder.token_embedding, input_ids, leaf_relation, head_length, batch, root,
-                                probe)
+        return self.length_head(self.encoder.token_embedding, input_ids, leaf_relation, head_length, batch, root)
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor,
                 leaf_relation: torch.Tensor, head_length: torch.Tensor, sbo_index: torch.Tensor,
                 sbo_labels: torch.Tensor, count_accuracy: bool = True, tail_block: torch.Tensor | None = None,
-                tail_negatives: torch.Tensor | None = None,
-                length_probe: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                tail_negatives: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The losses, and (count_accuracy) the accuracy counts. A training step reads only the loss, so
         it passes count_accuracy=False: the counts need an argmax over the (M, V) scores (~3% of a cpu-1h
         step in the profiler). With `tail_block`/`tail_negatives` (masking.py, train.tail_negatives > 0)
-        the tail-ranking loss is added, weighted by train.tail_loss_weight. With model.length_context the
-        length head's context part learns from the `length_probe` blocks (masking.py)."""
+        the tail-ranking loss is added, weighted by train.tail_loss_weight."""
         hidden, layout = self.encoder.encode(input_ids, attention_mask, leaf_relation, head_length)  # (B, L, d)
         batch_idx, pos_idx = torch.nonzero(labels != IGNORE, as_tuple=True)            # masked positions only
         targets = labels[batch_idx, pos_idx]
@@ -94,11 +87,8 @@ class GraphMERForPretraining(nn.Module):
         loss = loss + (self.train_config.sbo_weight * sbo_loss if sbo_graph else _zero_gradient(self.sbo_head))
         out = {"mlm_loss": mlm_loss, "sbo_loss": sbo_loss}
         if self.length_head is not None:
-            head, embedding = self.length_head, self.encoder.token_embedding
-            out["length_loss"] = head.loss(embedding, input_ids, leaf_relation, head_length, labels)
-            if self.config.length_context:
-                out["length_loss"] = out["length_loss"] + head.probe_loss(
-                    embedding, input_ids, labels, leaf_relation, head_length, hidden, layout, length_probe)
+            out["length_loss"] = self.length_head.loss(self.encoder.token_embedding, input_ids, leaf_relation,
+                                                       head_length)
             loss = loss + out["length_loss"]
         if tail_block is not None:
             out["tail_loss"] = _tail_ranking_loss(log_p, tail_rows, tail_negatives)
