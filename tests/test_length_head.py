@@ -12,7 +12,7 @@ import torch
 
 from graphmer_dist.config import ModelConfig, TrainConfig
 from graphmer_dist.eval.facts import Candidates
-from graphmer_dist.eval.link_prediction import _with_length_prior
+from graphmer_dist.eval.link_prediction import with_length_prior
 from graphmer_dist.eval.ranking import rank
 from graphmer_dist.model import GraphMERForPretraining
 from graphmer_dist.tokens import MASK_ID, PAD_ID
@@ -93,7 +93,7 @@ def test_length_prior_decides_between_lengths_and_candidates_are_normalised_with
     c = candidates.index[(12, 13)]
     assert rank(scores, c) == 3                                         # the plain sum: behind a and b
     length_logp = np.log(np.array([0.1, 0.9, 1e-9, 1e-9]))
-    calibrated = _with_length_prior(scores, candidates, length_logp)
+    calibrated = with_length_prior(scores, candidates, length_logp)
     assert rank(calibrated, c) == 1
     # Within a length, the order of the summed scores is kept; each block sums to P(L).
     assert calibrated[0] > calibrated[1] and calibrated[2] > calibrated[3]

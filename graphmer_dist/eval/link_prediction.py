@@ -90,10 +90,16 @@ class LinkPredictionTask:
         tail's length is among them (the true tail is a candidate): it gives the first-token ranks."""
         return plan_passes(self.queries, [set(a.candidates.by_length) for a in self.answers])
 
-    @torch.inference_mode()
     def ranks(self, model: torch.nn.Module, device: torch.device | str = "cpu",
               autocast: contextlib.AbstractContextManager | None = None, batch_size: int = 32) -> dict[str, np.ndarray]:
         """Metric prefix (PREFIXES) → each query's rank under `model`, aligned with `self.queries`."""
+        scores = self.scores(model, device, autocast, batch_size)
+        return self.ranks_of(scores.tail_scores(self.answers), scores.first_token)
+
+    @torch.inference_mode()
+    def scores(self, model: torch.nn.Module, device: torch.device | str = "cpu",
+               autocast: contextlib.AbstractContextManager | None = None, batch_size: int = 32) -> "Scores":
+        """What `model` says about every query, before ranking (benchmarks/length_ceiling.py recombines it)."""
         device, autocast = torch.device(device), autocast or contextlib.nullcontext()
         scores = [np.full(len(a.candidates.tails), np.nan) for a in self.answers]
         token_logp: list[np.ndarray | None] = [None] * len(self.queries)
@@ -121,15 +127,14 @@ class LinkPredictionTask:
                         offset, ids = block
                         picked = rows[torch.arange(p.length), torch.from_numpy(ids)]  # (C_L, L)
                         scores[q][offset: offset + len(ids)] = picked.sum(dim=1).numpy()
-        if any(lp is not None for lp in length_logp):
-            scores = [_with_length_prior(s, a.candidates, lp) for s, a, lp in zip(scores, self.answers, length_logp)]
-        return self._ranks(scores, token_logp)
+        return Scores(scores, token_logp, None if all(lp is None for lp in length_logp) else length_logp)
 
     def _baseline_ranks(self, facts: FactIndex) -> dict[str, np.ndarray]:
         tokens = [facts.first_token_count[q.relation] for q in self.queries]
-        return self._ranks([a.candidates.train_count for a in self.answers], tokens)
+        return self.ranks_of([a.candidates.train_count for a in self.answers], tokens)
 
-    def _ranks(self, tail_scores: list[np.ndarray], token_scores: list[np.ndarray]) -> dict[str, np.ndarray]:
+    def ranks_of(self, tail_scores: list[np.ndarray], token_scores: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """Metric prefix → per-query ranks of these scores (one per candidate tail; one per vocabulary token)."""
         out = {prefix: np.zeros(len(self.queries), dtype=np.int64) for prefix in PREFIXES}
         for i, (query, answer) in enumerate(zip(self.queries, self.answers)):
             tail = tail_scores[i]
@@ -140,6 +145,26 @@ class LinkPredictionTask:
             out[""][i] = rank(token, query.tail[0])
             out["filtered_"][i] = rank(token, query.tail[0], answer.other_tokens)
         return out
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A model's scores of a task's queries, aligned with `task.queries`: `by_length` (C,) per query,
+    each candidate's summed token log-probabilities under the input of its length, log P(tokens | L);
+    `first_token` (V,) log-probabilities at the first slot of the true tail's input; `length_logp` (K,)
+    per query, the length head's log P(L = 1..K), or None without a length head."""
+
+    by_length: list[np.ndarray]
+    first_token: list[np.ndarray]
+    length_logp: list[np.ndarray] | None
+
+    def tail_scores(self, answers: list[_Answer], length_logp: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """The scores tails are ranked by: with a length prior (`length_logp`, else the head's) each
+        length block normalised plus log P(L), without one the plain sums."""
+        prior = length_logp if length_logp is not None else self.length_logp
+        if prior is None:
+            return self.by_length
+        return [with_length_prior(s, a.candidates, lp) for s, a, lp in zip(self.by_length, answers, prior)]
 
 
 def _length_logp(model: torch.nn.Module, inputs: dict[str, torch.Tensor], chunk: list[Pass],
@@ -153,7 +178,7 @@ def _length_logp(model: torch.nn.Module, inputs: dict[str, torch.Tensor], chunk:
                                   batch, root).float().cpu().numpy()
 
 
-def _with_length_prior(scores: np.ndarray, candidates: Candidates, length_logp: np.ndarray) -> np.ndarray:
+def with_length_prior(scores: np.ndarray, candidates: Candidates, length_logp: np.ndarray) -> np.ndarray:
     """log P(L) + log P(tokens | L, a candidate of length L): each length block's summed token
     log-probabilities normalised over the block (log-softmax), plus the length head's log P(L)."""
     out = scores.copy()
