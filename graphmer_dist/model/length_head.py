@@ -10,7 +10,9 @@ P(L) · P(tokens | L); this head supplies P(L).
 
 It reads only what does not reveal L: the relation and the input embeddings of the head mention's root
 tokens. Every hidden state of the encoder has attended to the block's [MASK]s, whose number IS L, so a
-head on hidden states would learn to count masks and tell nothing at link-prediction time.
+head on hidden states would learn to count masks and tell nothing at link-prediction time. (Hidden states
+of an input with all K slots [MASK]ed hide L, but a head on them learned the lengths of facts the model
+remembers and did worse on unseen ones: docs/recipe.md, "The length ceiling".)
 """
 
 from __future__ import annotations
