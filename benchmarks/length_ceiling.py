@@ -24,10 +24,11 @@ import sys
 
 import numpy as np
 
+from graphmer_dist.errors import UserError
 from graphmer_dist.eval.checkpoint import load_checkpoint
 from graphmer_dist.eval.link_prediction import link_prediction_task
 from graphmer_dist.eval.ranking import summarize
-from graphmer_dist.eval.run import _dataset
+from graphmer_dist.eval.run import checkpoint_dataset
 
 NEVER = -1e9
 """log P of a length no prior allows: finite, so a candidate there ranks below every allowed one."""
@@ -55,9 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-queries", type=int, default=2000)
     parser.add_argument("--json", help="also write the numbers here")
     args = parser.parse_args(argv)
+    if args.max_queries < 1:
+        parser.error(f"--max-queries {args.max_queries} leaves nothing to rank; give a positive number")
+    try:
+        return report(args)
+    except UserError as exc:   # a bad checkpoint or dataset: the message, as graphmer-launch prints it
+        print(f"length_ceiling: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def report(args: argparse.Namespace) -> int:
     loaded = load_checkpoint(args.checkpoint)
     K = loaded.config.model.leaves_per_root
-    task = link_prediction_task(_dataset(loaded, None), args.split, loaded.config.model, args.max_queries)
+    task = link_prediction_task(checkpoint_dataset(loaded, None), args.split, loaded.config.model, args.max_queries)
     scores = task.scores(loaded.model)
     if scores.length_logp is None:
         print(f"{args.checkpoint} has no length head (model.length_head): nothing to compare", file=sys.stderr)

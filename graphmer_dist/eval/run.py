@@ -35,7 +35,7 @@ def evaluate_checkpoint(checkpoint: str, dataset_dir: str | None = None, split: 
     torch_device = torch.device(device)
     precision = choose_precision(precision, device_caps(torch_device), key="--precision")  # the one rule
     loaded = load_checkpoint(checkpoint, torch_device, endpoint)
-    dataset = _dataset(loaded, dataset_dir)
+    dataset = checkpoint_dataset(loaded, dataset_dir)
     autocast = _autocast(torch_device, precision)
     task = link_prediction_task(dataset, split, loaded.config.model, max_queries)
     links = task.evaluate(loaded.model, torch_device, autocast, batch_size)
@@ -51,7 +51,7 @@ def evaluate_checkpoint(checkpoint: str, dataset_dir: str | None = None, split: 
             "eval_seconds": round(time.perf_counter() - started, 2)}
 
 
-def _dataset(loaded: LoadedCheckpoint, dataset_dir: str | None) -> Dataset:
+def checkpoint_dataset(loaded: LoadedCheckpoint, dataset_dir: str | None) -> Dataset:
     """The dataset given, else the run's own: the content-addressed build of the checkpoint's
     config and corpus (reused from the cache; rebuilt identically if it was deleted). Either way it
     must use the checkpoint's tokenizer."""
