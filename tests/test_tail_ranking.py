@@ -50,7 +50,8 @@ def test_pool_from_a_dataset_holds_distinct_train_tails_only(tiny_dataset, tmp_p
         ("m.g", "imports", "secret_module", "val"), ("m.f", "imports", "os", "train")]), encoding="utf-8")
     tokenizer = open_dataset(tiny_dataset).tokenizer_path
     dataset = SimpleNamespace(triples_path=triples, tokenizer_path=tokenizer)
-    pool = TailPool.from_dataset(dataset, max_tail=16, vocab_size=load_config("tiny").model.vocab_size)
+    vocab_size = load_config("tiny").model.vocab_size
+    pool = TailPool.from_dataset(dataset, max_tail=16, vocab_size=vocab_size)
     ids = dict(zip(["parse_args", "open", "secret_name", "secret_module", "os"],
                    (tuple(t.tolist()) for t in encode_tails(load_tokenizer(tokenizer),
                                                             ["parse_args", "open", "secret_name", "secret_module", "os"]))))
@@ -59,7 +60,7 @@ def test_pool_from_a_dataset_holds_distinct_train_tails_only(tiny_dataset, tmp_p
                       (RELATION_ID["imports"], ids["os"])}
     assert len(pool) == 3
     # Tails longer than the leaf slots are never injected, so never drawn.
-    shorter = TailPool.from_dataset(dataset, max_tail=len(ids["parse_args"]) - 1, vocab_size=load_config("tiny").model.vocab_size)
+    shorter = TailPool.from_dataset(dataset, max_tail=len(ids["parse_args"]) - 1, vocab_size=vocab_size)
     assert len(shorter) == 2 and (RELATION_ID["calls"], len(ids["parse_args"])) not in shorter._blocks
 
 
